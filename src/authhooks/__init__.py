@@ -1,0 +1,5 @@
+"""authhooks."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
