@@ -101,7 +101,8 @@ class Settings:
     )
     # -- state store ---------------------------------------------------------------------------------------
     store_url: str | None = _setting(
-        None, "State store: `memory://`, `sqlite:///path` or `redis://host:port/db` (default: SQLite in state_dir)."
+        None,
+        "State store: `memory://`, `sqlite:///path` or `redis://host:port/db` (default: SQLite in state_dir).",
     )
     store_key_prefix: str = _setting("authhooks:", "Prefix of every key the store writes (Redis).")
     store_failure: StoreFailure = _setting(
@@ -115,9 +116,7 @@ class Settings:
     signing_key_file: Path | None = _setting(None, "PEM private key used to issue tokens.")
     public_key_file: Path | None = _setting(None, "PEM public key used to validate tokens.")
     jwks_url: str | None = _setting(None, "JWKS document URL of the token issuer.")
-    oidc_issuer: str | None = _setting(
-        None, "OIDC / RFC 8414 issuer URL; its discovery document names the JWKS URL."
-    )
+    oidc_issuer: str | None = _setting(None, "OIDC / RFC 8414 issuer URL; its discovery document names the JWKS URL.")
     algorithms: tuple[str, ...] = _setting((), "Allowed JWS algorithms (default: those the keys imply).")
     issuer: str | None = _setting(None, "Expected and issued `iss` claim.")
     audience: tuple[str, ...] = _setting((), "Expected `aud` values; the first is issued.")

@@ -21,7 +21,8 @@ Every exception authhooks raises derives from :class:`AuthHooksError`::
     │   ├── InvalidCredentials          401, a login that did not prove the identity
     │   ├── InsufficientScope           403 insufficient_scope    (RFC 6750 §3.1)
     │   └── Deny                        a hook's refusal, any status
-    │       └── StopAuthentication      FlaskBB's way to end a login, 401
+    │       ├── StopAuthentication      FlaskBB's way to end a login, 401
+    │       └── HookFailed              a hook failed closed (error or timeout): 503, a fault
     ├── ConfigurationError              bad settings, files or registrations at start-up
     │   └── HookError                   a hook that cannot be registered or misbehaved
     ├── KeySetUnavailableError          no usable key: the JWKS endpoint is down and nothing is cached
@@ -48,6 +49,7 @@ __all__ = [
     "Deny",
     "ExpiredToken",
     "HookError",
+    "HookFailed",
     "InsufficientScope",
     "InvalidCredentials",
     "InvalidRequest",
@@ -293,6 +295,26 @@ class StopAuthentication(Deny):
         description: str | None = None,
     ) -> None:
         super().__init__(status=status, reason=reason, headers=headers, body=body, description=description)
+
+
+class HookFailed(Deny):
+    """A hook raised or timed out under the ``deny`` policy (fail closed): answered with 503.
+
+    This is a fault, not the client's doing: telemetry sets span status ``Error`` with ``error.type``
+    ``hook_error`` or ``hook_timeout``. The response says only that the service could not decide.
+
+    Attributes:
+        hook: the failing hook's name.
+        cause: the exception the hook raised (``TimeoutError`` for a timeout); never shown to the client.
+    """
+
+    default_reason = "hook_error"
+    default_description = "The service could not complete the authentication check."
+
+    def __init__(self, hook: str, error: BaseException, *, timeout: bool = False) -> None:
+        super().__init__(status=503, reason="hook_timeout" if timeout else "hook_error")
+        self.hook = hook
+        self.cause = error
 
 
 class ConfigurationError(AuthHooksError):

@@ -15,6 +15,10 @@ __all__ = ["Decision", "Event", "Flow", "Outcome", "Principal", "RequestInfo", "
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+def _empty() -> Mapping[str, Any]:
+    return _EMPTY
+
+
 class Flow(str, enum.Enum):
     """The auth flows of product.md §4; each is a sans-IO generator in :mod:`authhooks.flows`."""
 
@@ -97,7 +101,7 @@ class RequestInfo:
     path: str = ""
     client_ip: str | None = None
     scheme: str = "http"
-    headers: Mapping[str, str] = field(default=_EMPTY)
+    headers: Mapping[str, str] = field(default_factory=_empty)
     route: str | None = None
 
 
@@ -114,10 +118,10 @@ class Principal:
     """
 
     subject: str
-    claims: Mapping[str, Any] = field(default=_EMPTY)
+    claims: Mapping[str, Any] = field(default_factory=_empty)
     scopes: frozenset[str] = frozenset()
     token_type: str | None = None
-    attributes: Mapping[str, Any] = field(default=_EMPTY)
+    attributes: Mapping[str, Any] = field(default_factory=_empty)
 
     @property
     def jti(self) -> str | None:

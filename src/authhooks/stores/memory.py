@@ -6,6 +6,7 @@ stays bounded by what is live.
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +35,7 @@ class _MemorySync:
         self._clock = clock
         self._lock = threading.Lock()
         self._values: dict[str, tuple[bytes, float | None]] = {}
-        self._sets: dict[str, tuple[set[str], float | None]] = {}
+        self._sets: dict[str, tuple[builtins.set[str], float | None]] = {}
         self._handlers: dict[str, list[MessageHandler]] = {}
         self._writes = 0
 
@@ -107,7 +108,7 @@ class _MemorySync:
             deadline = self._values[key][1]
             return None if deadline is None else max(0.0, deadline - self._clock())
 
-    def _live_set(self, key: str) -> set[str] | None:
+    def _live_set(self, key: str) -> builtins.set[str] | None:
         entry = self._sets.get(key)
         if entry is None:
             return None

@@ -1,0 +1,1 @@
+"""Sans-IO flows and their two drivers."""

@@ -1,0 +1,173 @@
+"""The two drivers of the sans-IO flows: :func:`run_sync` and :func:`run_async`.
+
+Both wrap every flow in the same seam: observers hear ``flow_started`` and ``flow_ended`` (telemetry opens and
+closes the flow's span there), the flow's outcome is derived the same way, and every hook run is reported by
+the dispatcher. Outcomes: a flow that returns is ``success`` unless it noted otherwise; a ``Deny`` is
+``short_circuit`` (and a fault if it is a :class:`~authhooks.errors.HookFailed`); any other ``AuthError`` is
+``failure`` (a rejection, not a fault); anything else is a fault.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from authhooks.errors import AuthError, Deny, HookFailed
+from authhooks.events import Outcome
+from authhooks.flows.effects import Call, Note, RunHooks, StoreCall, SubFlow
+from authhooks.hooks.background import BackgroundQueue
+from authhooks.hooks.context import HookContext
+from authhooks.hooks.dispatch import dispatch_async, dispatch_sync
+from authhooks.hooks.observer import FlowRun, Observer
+from authhooks.hooks.registry import Registry
+
+__all__ = ["Runtime", "run_async", "run_sync"]
+
+logger = logging.getLogger("authhooks.flows")
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What the drivers need: the hooks, the observers, the background queue and the store (lazily)."""
+
+    registry: Registry
+    observers: tuple[Observer, ...]
+    background: BackgroundQueue
+    store_factory: Any
+    _store: Any = None
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            self._store = self.store_factory()
+        return self._store
+
+
+def _start(rt: Runtime, flow: str, ctx: HookContext, parent: FlowRun | None) -> FlowRun | None:
+    if not rt.observers:
+        return None
+    run = FlowRun(flow, ctx.request, parent)
+    for observer in rt.observers:
+        try:
+            observer.flow_started(run)
+        except Exception:
+            logger.exception("an observer failed at the start of a flow")
+    return run
+
+
+def _end(rt: Runtime, run: FlowRun, exc: BaseException | None) -> None:
+    if exc is not None:
+        if isinstance(exc, Deny):
+            run.outcome, run.reason = Outcome.SHORT_CIRCUIT, exc.reason
+            if isinstance(exc, HookFailed):
+                run.fault = exc
+        elif isinstance(exc, AuthError):
+            run.outcome, run.reason = Outcome.FAILURE, exc.reason
+        else:
+            run.outcome, run.fault = Outcome.FAILURE, exc
+            run.reason = run.reason or type(exc).__name__
+    elif run.outcome is Outcome.NONE and not run.state.get("noted"):
+        run.outcome = Outcome.SUCCESS
+    run.duration = time.perf_counter() - run.started
+    for observer in reversed(rt.observers):
+        try:
+            observer.flow_ended(run)
+        except Exception:
+            logger.exception("an observer failed at the end of a flow")
+
+
+def _note(run: FlowRun | None, eff: Note) -> None:
+    if run is None:
+        return
+    if eff.outcome is not None:
+        run.outcome = eff.outcome
+        run.state["noted"] = True
+    if eff.reason is not None:
+        run.reason = eff.reason
+    if eff.subject is not None:
+        run.subject = eff.subject
+
+
+def run_sync(rt: Runtime, flow: str, gen: Generator[Any, Any, T], ctx: HookContext, parent: FlowRun | None = None) -> T:
+    """Drive ``gen`` to completion with blocking I/O; return its result or raise what it raised."""
+    run = _start(rt, flow, ctx, parent)
+    send: Any = None
+    throw: BaseException | None = None
+    failure: BaseException | None = None
+    try:
+        while True:
+            try:
+                eff = gen.send(send) if throw is None else gen.throw(throw)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            send, throw = None, None
+            try:
+                if type(eff) is RunHooks:
+                    hooks = rt.registry.get(eff.point.name)
+                    if hooks:
+                        send = dispatch_sync(eff.point, hooks, eff.values, ctx, run, rt.observers, rt.background)
+                elif type(eff) is StoreCall:
+                    send = getattr(rt.store.sync, eff.op)(*eff.args)
+                elif type(eff) is Note:
+                    _note(run, eff)
+                elif type(eff) is Call:
+                    send = eff.sync(*eff.args)
+                elif type(eff) is SubFlow:
+                    send = run_sync(rt, eff.flow, eff.gen, ctx, run)
+                else:
+                    raise TypeError(f"a flow yielded {eff!r}, which is not an effect")
+            except BaseException as exc:
+                throw = exc
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        if run is not None:
+            _end(rt, run, failure)
+
+
+async def run_async(
+    rt: Runtime, flow: str, gen: Generator[Any, Any, T], ctx: HookContext, parent: FlowRun | None = None
+) -> T:
+    """Drive ``gen`` to completion with async I/O; return its result or raise what it raised."""
+    run = _start(rt, flow, ctx, parent)
+    send: Any = None
+    throw: BaseException | None = None
+    failure: BaseException | None = None
+    try:
+        while True:
+            try:
+                eff = gen.send(send) if throw is None else gen.throw(throw)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            send, throw = None, None
+            try:
+                if type(eff) is RunHooks:
+                    hooks = rt.registry.get(eff.point.name)
+                    if hooks:
+                        send = await dispatch_async(eff.point, hooks, eff.values, ctx, run, rt.observers, rt.background)
+                elif type(eff) is StoreCall:
+                    send = await getattr(rt.store, eff.op)(*eff.args)
+                elif type(eff) is Note:
+                    _note(run, eff)
+                elif type(eff) is Call:
+                    send = await eff.async_(*eff.args)
+                elif type(eff) is SubFlow:
+                    send = await run_async(rt, eff.flow, eff.gen, ctx, run)
+                else:
+                    raise TypeError(f"a flow yielded {eff!r}, which is not an effect")
+            except BaseException as exc:
+                throw = exc
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        if run is not None:
+            _end(rt, run, failure)

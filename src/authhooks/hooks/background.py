@@ -1,0 +1,210 @@
+"""The bounded queue for ``background=True`` notification hooks.
+
+Slow post hooks (a webhook, a mail) should not hold up the response. A background hook's run is queued with a
+snapshot of its inputs; at most ``maxsize`` runs wait or run at once, and a run that does not fit is **dropped
+and counted** (``dropped``), never blocking the flow. Async hooks queued by the async driver run as tasks on
+the caller's event loop; sync hooks (and anything queued by the sync driver) run on one worker thread.
+``await auth.aclose()`` / ``auth.close()`` drain the queue (with a bounded wait).
+
+Each background run is reported to observers with ``record.background=True`` and the run of the flow that
+queued it, so telemetry can link it to that flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from authhooks.events import Decision
+from authhooks.hooks.context import HookContext
+from authhooks.hooks.observer import FlowRun, HookRecord, Observer
+from authhooks.hooks.registry import HookImpl
+
+__all__ = ["BackgroundQueue", "BackgroundStats"]
+
+logger = logging.getLogger("authhooks.hooks")
+
+_Job = tuple[HookImpl, dict[str, Any], HookContext, "FlowRun | None", "tuple[Observer, ...]"]
+
+
+@dataclass(frozen=True, slots=True)
+class BackgroundStats:
+    """Counters of the background queue (monotonic since start)."""
+
+    queued: int
+    completed: int
+    failed: int
+    dropped: int
+    pending: int
+
+
+class BackgroundQueue:
+    """A bounded queue of background hook runs.
+
+    Args:
+        maxsize: how many runs may wait or run at once; more are dropped and counted.
+    """
+
+    def __init__(self, maxsize: int = 1000) -> None:
+        self.maxsize = maxsize
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._queued = self._completed = self._failed = self._dropped = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def stats(self) -> BackgroundStats:
+        """The queue's counters."""
+        with self._lock:
+            return BackgroundStats(self._queued, self._completed, self._failed, self._dropped, self._pending)
+
+    def _reserve(self) -> bool:
+        with self._lock:
+            if self._pending >= self.maxsize:
+                self._dropped += 1
+                return False
+            self._pending += 1
+            self._queued += 1
+            return True
+
+    def _done(self, ok: bool) -> None:
+        with self._lock:
+            self._pending -= 1
+            if ok:
+                self._completed += 1
+            else:
+                self._failed += 1
+
+    # -- submission -------------------------------------------------------------------------------------------
+
+    def submit_sync(
+        self,
+        h: HookImpl,
+        values: dict[str, Any],
+        ctx: HookContext,
+        run: FlowRun | None,
+        obs: tuple[Observer, ...],
+    ) -> bool:
+        """Queue a run on the worker thread; False (and counted) when the queue is full."""
+        if not self._reserve():
+            return False
+        self._ensure_thread()
+        self._jobs.put((h, values, ctx, run, obs))
+        return True
+
+    def submit_async(
+        self,
+        h: HookImpl,
+        values: dict[str, Any],
+        ctx: HookContext,
+        run: FlowRun | None,
+        obs: tuple[Observer, ...],
+    ) -> bool:
+        """Queue a run as a task on the running loop (sync hooks go to the worker thread)."""
+        if not h.is_async:
+            return self.submit_sync(h, values, ctx, run, obs)
+        if not self._reserve():
+            return False
+        task = asyncio.get_running_loop().create_task(self._run_async((h, values, ctx, run, obs)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    # -- execution --------------------------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._work, name="authhooks-background", daemon=True)
+                    self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                self._run_sync(job)
+            finally:
+                self._jobs.task_done()
+
+    def _run_sync(self, job: _Job) -> None:
+        h, values, ctx = job[0], job[1], job[2]
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            r = h.call(values, ctx)
+            if h.is_async or asyncio.iscoroutine(r):
+                asyncio.run(asyncio.wait_for(r, h.timeout) if h.timeout else r)
+        except BaseException as exc:  # a background failure must never kill the worker
+            error = exc
+        self._finish(job, started, error)
+
+    async def _run_async(self, job: _Job) -> None:
+        h, values, ctx = job[0], job[1], job[2]
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            coro = h.call(values, ctx)
+            await (asyncio.wait_for(coro, h.timeout) if h.timeout else coro)
+        except Exception as exc:
+            error = exc
+        self._finish(job, started, error)
+
+    def _finish(self, job: _Job, started: float, error: BaseException | None) -> None:
+        h, _, _, run, obs = job
+        self._done(error is None)
+        timed_out = isinstance(error, (TimeoutError, asyncio.TimeoutError))
+        if error is not None:
+            logger.warning(
+                "background hook %r at %s %s (%s)",
+                h.name,
+                h.point.name,
+                "timed out" if timed_out else "failed",
+                type(error).__name__,
+            )
+        if run is None or not obs:
+            return
+        decision = Decision.CONTINUE if error is None else Decision.TIMEOUT if timed_out else Decision.ERROR
+        record = HookRecord(
+            hook=h.name,
+            point=h.point.name,
+            stage=h.point.stage,
+            decision=decision,
+            duration=time.perf_counter() - started,
+            enforced=h.enforce,
+            background=True,
+            error_type=None if error is None else type(error).__name__,
+        )
+        from authhooks.hooks.dispatch import notify_observers
+
+        notify_observers(obs, run, record)
+
+    # -- draining ---------------------------------------------------------------------------------------------
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout`` seconds) for the worker thread to finish what was queued, then stop it."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._jobs.put(None)
+        thread.join(timeout)
+        self._thread = None
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout`` seconds) for queued tasks and the worker thread, then stop them."""
+        deadline = time.monotonic() + timeout
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+        remaining = max(0.0, deadline - time.monotonic())
+        await asyncio.to_thread(self.close, remaining)
