@@ -21,7 +21,7 @@ __all__ = ["Call", "Effect", "FlowGen", "Note", "RunHooks", "StoreCall", "SubFlo
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunHooks:
     """Run the hooks of ``point`` with ``values`` (updated in place by modifying hooks).
 
@@ -32,7 +32,7 @@ class RunHooks:
     values: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoreCall:
     """Call ``store.<op>(*args)`` (async) or ``store.sync.<op>(*args)``; sends back its return value."""
 
@@ -40,7 +40,7 @@ class StoreCall:
     args: tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
     """Any other I/O (fetching a key set, a webhook): ``sync(*args)`` or ``await async_(*args)``."""
 
@@ -49,7 +49,7 @@ class Call:
     args: tuple[Any, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SubFlow:
     """Run a nested flow (its own span, its own hooks) and send back its result."""
 
@@ -57,7 +57,7 @@ class SubFlow:
     gen: Generator[Any, Any, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Note:
     """Tell observers how the flow is going: its outcome, reason or subject (no I/O; sends back ``None``)."""
 
