@@ -7,6 +7,7 @@ stays bounded by what is live.
 from __future__ import annotations
 
 import builtins
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from authhooks.stores.base import MessageHandler, Subscription
 __all__ = ["MemoryStore"]
 
 _SWEEP_EVERY = 4096
+_log = logging.getLogger("authhooks.stores")
 
 
 class _Subscription:
@@ -143,7 +145,11 @@ class _MemorySync:
         with self._lock:
             handlers = list(self._handlers.get(channel, ()))
         for handler in handlers:
-            handler(bytes(message))
+            try:
+                handler(bytes(message))
+            except Exception:
+                # As in the other backends: a failing subscriber never fails the publisher or other subscribers.
+                _log.exception("state store: a message handler raised")
 
     def subscribe(self, channel: str, handler: MessageHandler) -> Subscription:
         with self._lock:
