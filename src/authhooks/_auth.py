@@ -12,6 +12,8 @@ from authhooks.errors import HookError
 from authhooks.events import RequestInfo
 from authhooks.flows.driver import Runtime, run_async, run_sync
 from authhooks.flows.effects import RunHooks
+from authhooks.flows.host import FlowHost
+from authhooks.flows.token_api import TokenFlows
 from authhooks.hooks.background import BackgroundQueue, BackgroundStats
 from authhooks.hooks.context import HookContext
 from authhooks.hooks.observer import Observer
@@ -38,7 +40,7 @@ class FireResult:
     result: Any = None
 
 
-class AuthHooks:
+class AuthHooks(TokenFlows, FlowHost):
     """The hook engine and the flows, in one object.
 
     Args:

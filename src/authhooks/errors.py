@@ -19,6 +19,7 @@ Every exception authhooks raises derives from :class:`AuthHooksError`::
     │   │   ├── WrongTokenType          reason wrong_token_type
     │   │   └── RevokedToken            reason token_revoked
     │   ├── InvalidCredentials          401, a login that did not prove the identity
+    │   ├── InvalidGrant                400 invalid_grant: a refresh token that is unknown, expired or reused
     │   ├── InsufficientScope           403 insufficient_scope    (RFC 6750 §3.1)
     │   └── Deny                        a hook's refusal, any status
     │       ├── StopAuthentication      FlaskBB's way to end a login, 401
@@ -52,6 +53,7 @@ __all__ = [
     "HookFailed",
     "InsufficientScope",
     "InvalidCredentials",
+    "InvalidGrant",
     "InvalidRequest",
     "InvalidToken",
     "KeySetUnavailableError",
@@ -212,6 +214,19 @@ class InvalidCredentials(AuthError):
     status = 401
     default_reason = "invalid_credentials"
     default_description = "The credentials are invalid."
+
+
+class InvalidGrant(AuthError):
+    """A refresh token is unknown, expired, revoked or reused (RFC 6749 §5.2 ``invalid_grant``).
+
+    Reasons: ``refresh_token_unknown``, ``refresh_token_expired``, ``refresh_token_reused`` (the whole family
+    was revoked), ``refresh_token_revoked``.
+    """
+
+    error = "invalid_grant"
+    status = 400
+    default_reason = "invalid_grant"
+    default_description = "The refresh token is invalid."
 
 
 class InsufficientScope(AuthError):

@@ -1,0 +1,134 @@
+"""The ``login`` flow (sans-IO): who is this, proven how, and with which claims — then a token pair.
+
+Stages, in order (product.md §4):
+
+1. ``login.pre`` (decision): may rewrite ``subject``, ``credentials`` or ``scheme``, or deny (a lockout).
+2. ``login.provide`` (first-result-wins chain, FlaskBB's ``authenticate``): a provider returns a
+   :class:`~authhooks.events.Principal` or a subject string to accept the login, ``False`` to refuse it,
+   ``None`` to pass; ``StopAuthentication(reason)`` ends it. When no provider answers, the built-in
+   challenge-response provider runs last (:func:`~authhooks.flows.challenge.challenge_response_gen`).
+3. ``login.verified`` (decision, FlaskBB's ``post_authenticate``): the identity is known, no token yet; may add
+   ``claims`` or ``scopes``, or deny (a second factor).
+4. tokens are issued (:func:`~authhooks.flows.tokens.issue_tokens_gen`), with an ``auth_time`` claim;
+5. ``login.post`` (notification) with the :class:`~authhooks.events.TokenPair`.
+
+Any failure fires ``login.failed`` with ``subject``, a low-cardinality ``reason``, the ``error`` (the exception
+object, whose message holds no credential) and ``scheme``, then propagates. Hooks get the HTTP request through
+the ``request`` context parameter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Generator, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from authhooks.errors import AuthError, HookError, InvalidCredentials, InvalidRequest
+from authhooks.events import Principal, TokenPair
+from authhooks.flows import challenge as _challenge
+from authhooks.flows.challenge import challenge_response_gen, validate_subject
+from authhooks.flows.effects import Note, RunHooks
+from authhooks.flows.tokens import issue_tokens_gen
+from authhooks.hooks.points import CATALOGUE, HookPoint
+
+__all__ = ["failure_reason", "login_gen", "provided_principal", "scope_set"]
+
+_PRE, _PROVIDE, _VERIFIED = CATALOGUE["login.pre"], CATALOGUE["login.provide"], CATALOGUE["login.verified"]
+_POST, _FAILED = CATALOGUE["login.post"], CATALOGUE["login.failed"]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The low-cardinality reason of a failure: an ``AuthError``'s ``reason``, else ``"error"`` (a fault)."""
+    return exc.reason if isinstance(exc, AuthError) else "error"
+
+
+def scope_set(value: object, point: str) -> frozenset[str]:
+    """Scopes as a set: a space-separated string or an iterable of strings.
+
+    Raises:
+        HookError: anything else (only hooks can produce it).
+    """
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        items = tuple(value)
+        if all(isinstance(s, str) and s and " " not in s for s in items):
+            return frozenset(items)
+    raise HookError(f"{point}: scopes must be a space-separated string or strings without spaces")
+
+
+def provided_principal(result: object, point: HookPoint) -> Principal:
+    """What a provider returned, as a :class:`Principal`.
+
+    Raises:
+        InvalidCredentials: (``provider_refused``) the provider returned ``False``.
+        HookError: a return that is neither a principal, a subject string, nor ``False``.
+    """
+    if result is False:
+        raise InvalidCredentials(reason="provider_refused")
+    if isinstance(result, Principal):
+        return result
+    if isinstance(result, str):
+        try:
+            return Principal(subject=validate_subject(result))
+        except InvalidRequest:
+            raise HookError(f"a {point.name} hook returned a malformed subject") from None
+    raise HookError(f"a {point.name} hook returned {type(result).__name__}; expected a Principal, a subject or False")
+
+
+def login_gen(auth: Any, subject: str, credentials: Mapping[str, Any], scheme: str) -> Generator[Any, Any, TokenPair]:
+    """The ``login`` flow; see the module docstring. Returns the issued :class:`TokenPair`.
+
+    Raises:
+        InvalidRequest: malformed subject, credentials or scheme.
+        InvalidCredentials: the identity was not proven (``reason`` says why; see
+            :func:`~authhooks.flows.challenge.challenge_response_gen`).
+        Deny: a hook denied (``StopAuthentication`` included).
+    """
+    values: dict[str, Any] = {
+        "subject": subject,
+        "credentials": dict(credentials) if isinstance(credentials, Mapping) else credentials,
+        "scheme": scheme,
+    }
+    try:
+        if not isinstance(credentials, Mapping):
+            raise InvalidRequest("The credentials must be a mapping.", reason="invalid_credentials_format")
+        if not isinstance(scheme, str) or not scheme:
+            raise InvalidRequest("The signature scheme is missing.", reason="unsupported_scheme")
+        yield Note(subject=validate_subject(subject))
+        yield RunHooks(_PRE, values)
+        subject = validate_subject(values["subject"])
+        creds, scheme = values["credentials"], values["scheme"]
+        if not isinstance(creds, Mapping) or not isinstance(scheme, str):
+            raise HookError("a login.pre hook set credentials that are not a mapping or a scheme that is not text")
+        provided = yield RunHooks(_PROVIDE, {"subject": subject, "credentials": creds, "scheme": scheme})
+        if provided is None:
+            proven = yield from challenge_response_gen(auth, subject, creds, scheme)
+            principal = Principal(subject=proven, attributes=MappingProxyType({"scheme": scheme}))
+        else:
+            principal = provided_principal(provided, _PROVIDE)
+        yield Note(subject=principal.subject)
+        claims = dict(principal.claims)
+        claims.setdefault("auth_time", int(_challenge._now()))
+        verified: dict[str, Any] = {
+            "subject": principal.subject,
+            "principal": principal,
+            "claims": claims,
+            "scopes": set(principal.scopes),
+        }
+        yield RunHooks(_VERIFIED, verified)
+        if not isinstance(verified["claims"], Mapping):
+            raise HookError("a login.verified hook set claims that are not a mapping")
+        claims = dict(verified["claims"])
+        scopes = scope_set(verified["scopes"], "login.verified")
+        principal = dataclasses.replace(principal, claims=MappingProxyType(claims), scopes=scopes)
+        pair: TokenPair = yield from issue_tokens_gen(auth, principal.subject, claims, scopes)
+        yield RunHooks(_POST, {"subject": principal.subject, "principal": principal, "tokens": pair})
+        return pair
+    except Exception as exc:
+        reason = failure_reason(exc)
+        yield Note(reason=reason)
+        failed = {"subject": values["subject"], "reason": reason, "error": exc, "scheme": values["scheme"]}
+        yield RunHooks(_FAILED, failed)
+        raise

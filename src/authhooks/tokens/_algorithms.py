@@ -1,0 +1,159 @@
+"""The JWS algorithms authhooks accepts (RFC 7518 §3, RFC 8037 §3.1) and their prepared sign/verify callables.
+
+PyJWT's algorithm objects load, export and sign keys; verification calls ``cryptography`` (and ``hmac``)
+directly with everything prepared once per key, because the verify call is the hot path and PyJWT's generic
+plumbing around it costs more than the check itself for HMAC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from jwt.algorithms import Algorithm, get_default_algorithms
+
+__all__ = ["ALGORITHMS", "AlgSpec", "Signer", "Verifier", "make_signer", "make_verifier"]
+
+Verifier = Callable[[bytes, bytes], bool]
+"""``verify(signing_input, signature) -> bool``."""
+Signer = Callable[[bytes], bytes]
+"""``sign(signing_input) -> signature``."""
+
+_PYJWT = get_default_algorithms()
+
+
+@dataclass(frozen=True, slots=True)
+class AlgSpec:
+    """One JWS ``alg`` value.
+
+    Attributes:
+        name: the registered name (RFC 7518 §3.1).
+        kty: the JWK key type it needs (RFC 7518 §6.1).
+        hash_name: the hashlib name of its hash (``None`` for EdDSA).
+        digest_size: the hash output size in bytes; also the shortest HMAC secret accepted (RFC 7518 §3.2).
+        curve: the curve an ``ES*`` key must be on (RFC 7518 §3.4).
+        impl: PyJWT's algorithm object (key loading, export and signing).
+    """
+
+    name: str
+    kty: str
+    hash_name: str | None
+    digest_size: int
+    curve: str | None
+    impl: Algorithm
+
+
+def _spec(name: str, kty: str, hash_name: str | None, curve: str | None = None) -> AlgSpec:
+    size = hashlib.new(hash_name).digest_size if hash_name else 0
+    return AlgSpec(name, kty, hash_name, size, curve, _PYJWT[name])
+
+
+ALGORITHMS: dict[str, AlgSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec("HS256", "oct", "sha256"),
+        _spec("HS384", "oct", "sha384"),
+        _spec("HS512", "oct", "sha512"),
+        _spec("RS256", "RSA", "sha256"),
+        _spec("RS384", "RSA", "sha384"),
+        _spec("RS512", "RSA", "sha512"),
+        _spec("PS256", "RSA", "sha256"),
+        _spec("PS384", "RSA", "sha384"),
+        _spec("PS512", "RSA", "sha512"),
+        _spec("ES256", "EC", "sha256", "P-256"),
+        _spec("ES384", "EC", "sha384", "P-384"),
+        _spec("ES512", "EC", "sha512", "P-521"),
+        _spec("EdDSA", "OKP", None),
+    )
+}
+"""Every algorithm authhooks signs and verifies with. ``none`` is absent on purpose (RFC 8725 §3.1)."""
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+_CURVE_BYTES = {"P-256": 32, "P-384": 48, "P-521": 66}
+
+
+def make_verifier(spec: AlgSpec, key: Any) -> Verifier:
+    """Return a prepared ``verify(signing_input, signature)`` for ``key`` (secret bytes or a public key).
+
+    The caller has already checked that ``key`` suits ``spec`` (type, size, curve).
+    """
+    if spec.kty == "oct":
+        secret: bytes = key
+        name = spec.hash_name
+        digest = hmac.digest
+        compare = hmac.compare_digest
+
+        def verify_hmac(msg: bytes, sig: bytes) -> bool:
+            return compare(digest(secret, msg, name), sig)  # type: ignore[arg-type]
+
+        return verify_hmac
+    if spec.kty == "RSA":
+        rsa_key: rsa.RSAPublicKey = key
+        hash_obj = _HASHES[spec.hash_name or ""]()
+        pad: padding.AsymmetricPadding
+        if spec.name.startswith("PS"):
+            # RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output.
+            pad = padding.PSS(mgf=padding.MGF1(hash_obj), salt_length=spec.digest_size)
+        else:
+            pad = padding.PKCS1v15()
+        rsa_verify = rsa_key.verify
+
+        def verify_rsa(msg: bytes, sig: bytes) -> bool:
+            try:
+                rsa_verify(sig, msg, pad, hash_obj)
+            except InvalidSignature:
+                return False
+            return True
+
+        return verify_rsa
+    if spec.kty == "EC":
+        ec_key: ec.EllipticCurvePublicKey = key
+        size = _CURVE_BYTES[spec.curve or ""]
+        ecdsa = ec.ECDSA(_HASHES[spec.hash_name or ""]())
+        ec_verify = ec_key.verify
+        from_bytes = int.from_bytes
+
+        def verify_ec(msg: bytes, sig: bytes) -> bool:
+            # RFC 7518 §3.4: the signature is R || S, each exactly the curve's size; DER is what OpenSSL wants.
+            if len(sig) != 2 * size:
+                return False
+            der = encode_dss_signature(from_bytes(sig[:size], "big"), from_bytes(sig[size:], "big"))
+            try:
+                ec_verify(der, msg, ecdsa)
+            except InvalidSignature:
+                return False
+            return True
+
+        return verify_ec
+    okp_key: ed25519.Ed25519PublicKey | ed448.Ed448PublicKey = key
+    okp_verify = okp_key.verify
+
+    def verify_okp(msg: bytes, sig: bytes) -> bool:
+        try:
+            okp_verify(sig, msg)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify_okp
+
+
+def make_signer(spec: AlgSpec, key: Any) -> Signer:
+    """Return a prepared ``sign(signing_input)`` for ``key`` (secret bytes or a private key), via PyJWT."""
+    impl = spec.impl
+
+    def sign(msg: bytes) -> bytes:
+        return impl.sign(msg, key)
+
+    return sign

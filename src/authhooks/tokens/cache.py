@@ -1,0 +1,119 @@
+"""A bounded cache of validated tokens, so a client's repeated requests skip signature verification.
+
+Entries are keyed by the exact token string (any other spelling misses and is validated in full). A hit
+re-checks the token's own validity window (``nbf``/``exp`` with the validator's leeway) every time, so a cached
+token never outlives its ``exp``; :meth:`ValidatedTokenCache.drop_jti` forgets every entry of a revoked
+``jti``. Eviction is first-in-first-out: tokens of one issuer share a lifetime, so the oldest entry is about
+the first to expire, and a FIFO needs no bookkeeping on the hit path.
+
+Thread safety: the hit path is lock-free (single ``dict`` operations are atomic under the GIL); writers take a
+lock. A request racing a revocation may still see the token once, as it would without a cache.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from authhooks.events import Principal
+
+__all__ = ["ValidatedTokenCache"]
+
+_Entry = tuple[Principal, float, float]
+
+
+class ValidatedTokenCache:
+    """Validated tokens and their principals, at most ``maxsize`` of them.
+
+    Args:
+        maxsize: the bound; ``0`` disables the cache (``get`` always misses, ``put`` does nothing).
+        leeway: the clock-skew leeway of the validator, applied to ``exp`` and ``nbf`` the same way.
+    """
+
+    __slots__ = ("_by_jti", "_entries", "_leeway", "_lock", "_maxsize")
+
+    def __init__(self, maxsize: int = 10000, *, leeway: float = 0.0) -> None:
+        if maxsize < 0:
+            raise ValueError("maxsize must be >= 0")
+        self._maxsize = maxsize
+        self._leeway = float(leeway)
+        self._entries: dict[str, _Entry] = {}
+        self._by_jti: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def maxsize(self) -> int:
+        """The bound on the number of entries."""
+        return self._maxsize
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"ValidatedTokenCache(size={len(self._entries)}, maxsize={self._maxsize})"
+
+    def get(self, token: str, now: float | None = None) -> Principal | None:
+        """The principal of a cached, still-valid token, else ``None`` (an expired entry is dropped).
+
+        Args:
+            token: the token exactly as received.
+            now: the current Unix time (default ``time.time()``).
+        """
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if now is None:
+            now = time.time()
+        if now < entry[1]:
+            return entry[0] if now >= entry[2] else None
+        self._discard(token)
+        return None
+
+    def put(self, token: str, principal: Principal) -> None:
+        """Remember a token the validator accepted. Tokens without a numeric ``exp`` are not cached."""
+        expires_at = principal.expires_at
+        if self._maxsize == 0 or expires_at is None or not math.isfinite(expires_at):
+            return
+        nbf = principal.claims.get("nbf")
+        not_before = float(nbf) - self._leeway if isinstance(nbf, (int, float)) else -math.inf
+        jti = principal.jti
+        with self._lock:
+            entries = self._entries
+            if token in entries:
+                return
+            while len(entries) >= self._maxsize:
+                self._discard_locked(next(iter(entries)))
+            entries[token] = (principal, expires_at + self._leeway, not_before)
+            if jti is not None:
+                self._by_jti.setdefault(jti, set()).add(token)
+
+    def drop_jti(self, jti: str) -> int:
+        """Forget every entry whose ``jti`` is ``jti`` (revocation); return how many were dropped."""
+        with self._lock:
+            tokens = self._by_jti.pop(jti, ())
+            for token in tokens:
+                self._entries.pop(token, None)
+            return len(tokens)
+
+    def clear(self) -> None:
+        """Forget everything (e.g. after a key was withdrawn)."""
+        with self._lock:
+            self._entries.clear()
+            self._by_jti.clear()
+
+    def _discard(self, token: str) -> None:
+        with self._lock:
+            self._discard_locked(token)
+
+    def _discard_locked(self, token: str) -> None:
+        entry = self._entries.pop(token, None)
+        if entry is None:
+            return
+        jti = entry[0].jti
+        if jti is not None:
+            tokens = self._by_jti.get(jti)
+            if tokens is not None:
+                tokens.discard(token)
+                if not tokens:
+                    del self._by_jti[jti]

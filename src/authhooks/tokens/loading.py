@@ -1,0 +1,175 @@
+"""Keys from settings and files: :func:`keys_from_settings` and the embedded default signing key."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from authhooks.errors import ConfigurationError
+from authhooks.tokens._algorithms import ALGORITHMS
+from authhooks.tokens.jwks import RemoteKeySet
+from authhooks.tokens.keys import Key
+from authhooks.tokens.keyset import KeySet
+
+__all__ = ["DEFAULT_KEY_FILENAME", "keys_from_settings", "load_or_create_default_key"]
+
+logger = logging.getLogger("authhooks")
+
+DEFAULT_KEY_FILENAME = "signing-key.pem"
+
+
+def load_or_create_default_key(state_dir: str | os.PathLike[str]) -> Key:
+    """The embedded default signing key: ``state_dir/signing-key.pem``, an Ed25519 key created on first use.
+
+    The file is created atomically with mode 0600 (its directory with 0700 when missing) and reused on every
+    later start; creating it logs a warning naming the path (never the key).
+
+    Raises:
+        ConfigurationError: the file exists but is not a usable private key, or cannot be written.
+    """
+    path = Path(state_dir) / DEFAULT_KEY_FILENAME
+    if path.exists():
+        return _load_private(path, "AUTHHOOKS_STATE_DIR")
+    key = Key.generate("EdDSA")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key.private_pem())
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, path)  # atomic and never overwrites: a concurrent first start keeps one key
+            except FileExistsError:
+                return _load_private(path, "AUTHHOOKS_STATE_DIR")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise ConfigurationError(f"AUTHHOOKS_STATE_DIR: cannot write {path} ({exc.strerror})") from None
+    logger.warning(
+        "authhooks: no signing key configured; generated an Ed25519 key at %s (set AUTHHOOKS_SIGNING_KEY_FILE "
+        "or AUTHHOOKS_SECRET to choose one)",
+        path,
+    )
+    return key
+
+
+def _read(path: Path, variable: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"{variable}: cannot read {path} ({exc.strerror})") from None
+
+
+def _load_private(path: Path, variable: str, algorithms: tuple[str, ...] | None = None) -> Key:
+    pem = _read(path, variable)
+    try:
+        key = Key.from_pem(pem, _suited(pem, algorithms))
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{variable}: {path}: {exc}") from None
+    if key.signing_key is None:
+        raise ConfigurationError(f"{variable}: {path} holds a public key; a private key is needed to sign")
+    return key
+
+
+def _suited(pem: bytes, algorithms: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Restrict a PEM key's allow-list to the configured algorithms of its key type (``None``: inferred)."""
+    if not algorithms:
+        return None
+    inferred = Key.from_pem(pem)
+    suited = tuple(
+        a
+        for a in algorithms
+        if a in ALGORITHMS
+        and ALGORITHMS[a].kty == inferred.kty
+        and (inferred.kty != "EC" or a == inferred.algorithms[0])
+    )
+    if not suited:
+        raise ConfigurationError(f"none of the configured algorithms suits this {inferred.kty} key")
+    return suited
+
+
+def keys_from_settings(
+    settings: Any, *, create_default: bool = True
+) -> tuple[Key | None, KeySet | None, RemoteKeySet | None]:
+    """Build the keys :class:`~authhooks.config.Settings` describe.
+
+    - ``secret`` → an HMAC key (the ``HS*`` entries of ``algorithms``, default ``HS256``) that signs and
+      validates;
+    - ``signing_key_file`` → a PEM private key that signs (its public half validates);
+    - ``public_key_file`` → a PEM public (or private) key that validates;
+    - ``jwks_url`` / ``oidc_issuer`` → a :class:`RemoteKeySet` (not fetched here);
+    - none of these, and ``create_default`` → :func:`load_or_create_default_key` in ``state_dir``.
+
+    ``algorithms`` restricts every allow-list; a key none of them suits is a configuration error.
+
+    Returns:
+        ``(signing key or None, local key set or None, remote key set or None)``.
+
+    Raises:
+        ConfigurationError: naming the variable, for unreadable, invalid or weak keys.
+    """
+    algorithms: tuple[str, ...] = tuple(settings.algorithms)
+    for alg in algorithms:
+        if alg not in ALGORITHMS:
+            raise ConfigurationError(f"AUTHHOOKS_ALGORITHMS: unsupported algorithm {alg!r}")
+    signing: Key | None = None
+    keys: list[Key] = []
+    if settings.secret is not None:
+        hs = tuple(a for a in algorithms if a.startswith("HS")) or ("HS256",)
+        if algorithms and not any(a.startswith("HS") for a in algorithms):
+            raise ConfigurationError("AUTHHOOKS_SECRET: AUTHHOOKS_ALGORITHMS allows no HS* algorithm")
+        try:
+            signing = Key.from_secret(settings.secret, hs)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"AUTHHOOKS_SECRET: {exc}") from None
+        keys.append(signing)
+    if settings.signing_key_file is not None:
+        path = Path(settings.signing_key_file)
+        key = _load_private(path, "AUTHHOOKS_SIGNING_KEY_FILE", algorithms)
+        signing = signing or key
+        keys.append(key)
+    if settings.public_key_file is not None:
+        path = Path(settings.public_key_file)
+        pem = _read(path, "AUTHHOOKS_PUBLIC_KEY_FILE")
+        try:
+            key = Key.from_pem(pem, _suited(pem, algorithms))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"AUTHHOOKS_PUBLIC_KEY_FILE: {path}: {exc}") from None
+        keys.append(key if key.signing_key is None else Key.from_crypto_key(key.verify_key, key.algorithms))
+    remote: RemoteKeySet | None = None
+    if settings.jwks_url is not None or settings.oidc_issuer is not None:
+        variable = "AUTHHOOKS_JWKS_URL" if settings.jwks_url is not None else "AUTHHOOKS_OIDC_ISSUER"
+        try:
+            remote = RemoteKeySet(
+                settings.jwks_url,
+                settings.oidc_issuer,
+                ttl=settings.jwks_ttl_seconds,
+                cooldown=settings.jwks_refetch_cooldown_seconds,
+                timeout=settings.jwks_timeout_seconds,
+                algorithms=algorithms or None,
+            )
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{variable}: {exc}") from None
+    if not keys and remote is None and create_default:
+        signing = load_or_create_default_key(settings.state_dir)
+        keys.append(signing)
+    try:
+        keyset = KeySet(_unique(keys)) if keys else None
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"AUTHHOOKS_PUBLIC_KEY_FILE: {exc}") from None
+    return signing, keyset, remote
+
+
+def _unique(keys: list[Key]) -> list[Key]:
+    """Drop a public key that duplicates a configured private key (same thumbprint)."""
+    seen: dict[str, Key] = {}
+    for key in keys:
+        seen.setdefault(key.kid, key)
+    return list(seen.values())
