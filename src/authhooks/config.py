@@ -94,7 +94,7 @@ class Settings:
         False, "Make every hook's error policy `raise` (Evrmore's propagate_hook_errors)."
     )
     hook_timeout_seconds: float | None = _setting(
-        None, "Default timeout for every hook run; a timeout counts as a hook error.", low=0.0, high=3600
+        None, "Default timeout for every hook run; a timeout counts as a hook error.", low=0.001, high=3600
     )
     background_queue_size: int = _setting(
         1000, "Capacity of the queue of background hooks; what does not fit is dropped and counted.", low=1
@@ -310,6 +310,8 @@ def _check_value(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (tp is int and isinstance(value, float)):
             raise ConfigurationError(f"{where}: expected {_describe_type(tp)}, got {type(value).__name__}")
         low, high = f.metadata["low"], f.metadata["high"]
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigurationError(f"{where}: expected a finite number, got {value}")
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise ConfigurationError(f"{where}: expected a value {bounds}, got {value}")

@@ -155,6 +155,10 @@ class BackgroundQueue:
         try:
             coro = h.call(values, ctx)
             await (asyncio.wait_for(coro, h.timeout) if h.timeout else coro)
+        except asyncio.CancelledError as exc:
+            # abandoned at shutdown (aclose's deadline): account for it, then let the cancellation through
+            self._finish(job, started, exc)
+            raise
         except Exception as exc:
             error = exc
         self._finish(job, started, error)

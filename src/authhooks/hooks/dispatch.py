@@ -135,7 +135,6 @@ def _failed(h: HookImpl, exc: BaseException, timed_out: bool) -> _Outcome:
         "timed out" if timed_out else "failed",
         out.error_type,
         h.on_error,
-        exc_info=logger.isEnabledFor(logging.DEBUG),
     )
     if h.on_error == "deny":
         if h.enforce:

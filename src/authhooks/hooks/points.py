@@ -310,7 +310,10 @@ def declare_point(
     """
     if not _NAME.match(name):
         raise HookError(f"a hook point name is '<flow>.<stage>' in lower case, got {name!r}")
-    kind = PointKind(kind)
+    try:
+        kind = PointKind(kind)
+    except ValueError:
+        raise HookError(f"{name}: kind must be one of {', '.join(k.value for k in PointKind)}") from None
     inputs_set, mutable_set = frozenset(inputs), frozenset(mutable)
     if not mutable_set <= inputs_set:
         raise HookError(f"{name}: mutable names {sorted(mutable_set - inputs_set)} are not inputs")

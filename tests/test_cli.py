@@ -1,0 +1,104 @@
+"""The ``authhooks`` command: ``--version``, ``config``, ``config --list``, malformed settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import authhooks
+from authhooks import Settings
+from authhooks._cli import main
+
+
+def run(
+    *args: str, extra_env: dict[str, str] | None = None, exe: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHHOOKS_", "OTEL_"))}
+    env.update(extra_env or {})
+    command = exe if exe is not None else [sys.executable, "-m", "authhooks"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def test_version_via_python_m() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"authhooks {authhooks.__version__}"
+
+
+def test_version_via_console_script() -> None:
+    script = Path(sys.executable).parent / "authhooks"
+    if not script.exists():
+        found = shutil.which("authhooks")
+        if found is None:
+            pytest.skip("the authhooks console script is not installed next to this interpreter")
+        script = Path(found)
+    result = run("--version", exe=[str(script)])
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"authhooks {authhooks.__version__}"
+
+
+def test_config_list_lists_every_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "--list"]) == 0
+    out = capsys.readouterr().out
+    listed = [line.split()[0] for line in out.splitlines() if line.strip()]
+    assert listed == [f"AUTHHOOKS_{f.name.upper()}" for f in dataclasses.fields(Settings)]
+    assert "AUTHHOOKS_LEEWAY_SECONDS" in out
+    assert " 30 " in out
+
+
+def test_config_list_ignores_a_broken_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AUTHHOOKS_LEEWAY_SECONDS", "lots")
+    assert main(["config", "--list"]) == 0
+    assert "AUTHHOOKS_LEEWAY_SECONDS" in capsys.readouterr().out
+
+
+def test_config_prints_resolved_settings(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AUTHHOOKS_AUDIENCE", '["api", "admin"]')
+    monkeypatch.setenv("AUTHHOOKS_OPTIONAL_AUTH", "TRUE")
+    assert main(["config"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "AUTHHOOKS_AUDIENCE=api,admin" in lines
+    assert "AUTHHOOKS_OPTIONAL_AUTH=True" in lines or "AUTHHOOKS_OPTIONAL_AUTH=true" in lines
+    assert "AUTHHOOKS_REALM=" in lines
+    assert len(lines) == len(dataclasses.fields(Settings))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("AUTHHOOKS_LEEWAY_SECONDS", "lots"), ("AUTHHOOKS_OPTIONAL_AUTH", "yes"), ("AUTHHOOKS_LEEWAY_SECONDS", "301")],
+)
+def test_malformed_variable_exits_2_with_one_line(variable: str, value: str) -> None:
+    result = run("config", extra_env={variable: value})
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr  # no traceback
+    assert variable in lines[0]
+    assert lines[0].startswith("authhooks: configuration error:")
+
+
+def test_unknown_variable_exits_2_with_suggestion() -> None:
+    result = run("config", extra_env={"AUTHHOOKS_SECERT": "hush-hush-value"})
+    assert result.returncode == 2
+    assert "AUTHHOOKS_SECRET" in result.stderr
+    assert "hush-hush-value" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    assert "config" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
