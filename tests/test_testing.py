@@ -164,7 +164,7 @@ async def test_flows_are_recorded_even_without_hooks(hook_recorder: Attach, mode
 
 
 def test_last_and_clear() -> None:
-    auth = AuthHooks(store_url="memory://")
+    auth = AuthHooks(store_url="memory://", telemetry=False)
     recorder = HookRecorder()
     auth.add_observer(recorder)
     auth.add_hook("login.post", lambda: None, name="audit")

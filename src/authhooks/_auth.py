@@ -47,7 +47,9 @@ class AuthHooks(TokenFlows, FlowHost):
         settings: the settings; by default read from ``AUTHHOOKS_*`` (``Settings.from_env``) with
             ``overrides`` winning.
         store: a state store; by default built lazily from ``settings.store_url``.
-        observers: extra observers of flows and hook runs (telemetry adds its own when enabled).
+        observers: extra observers of flows and hook runs. When ``settings.telemetry`` is true (the default) a
+            :class:`~authhooks.telemetry.TelemetryObserver` comes first (OpenTelemetry API only: no-op until an
+            SDK is installed); with ``audit_log_file`` an :class:`~authhooks.exporters.audit.AuditObserver` last.
         **overrides: any :class:`~authhooks.config.Settings` field, e.g. ``propagate_hook_errors=True``.
 
     Hooks are registered with :meth:`add_hook` or the :meth:`hook` decorator at the points of
@@ -73,9 +75,21 @@ class AuthHooks(TokenFlows, FlowHost):
             propagate_hook_errors=settings.propagate_hook_errors,
             default_timeout=settings.hook_timeout_seconds,
         )
+        self._audit: Any = None
+        built: list[Observer] = []
+        if settings.telemetry:
+            from authhooks.telemetry.tracing import TelemetryObserver
+
+            built.append(TelemetryObserver(settings))
+        built.extend(observers)
+        if settings.audit_log_file is not None:
+            from authhooks.exporters.audit import AuditObserver
+
+            self._audit = AuditObserver(settings.audit_log_file, settings)
+            built.append(self._audit)
         self._runtime = Runtime(
             registry=self._registry,
-            observers=tuple(observers),
+            observers=tuple(built),
             background=BackgroundQueue(settings.background_queue_size),
             store_factory=self._open_store,
             _store=store,
@@ -286,12 +300,16 @@ class AuthHooks(TokenFlows, FlowHost):
     async def aclose(self, timeout: float = 5.0) -> None:
         """Drain background hooks (bounded by ``timeout``) and close the store."""
         await self._runtime.background.aclose(timeout)
+        if self._audit is not None:
+            self._audit.close()
         if self._runtime._store is not None:
             await self._runtime._store.aclose()
 
     def close(self, timeout: float = 5.0) -> None:
         """The sync twin of :meth:`aclose` (the worker thread is drained; async tasks need ``aclose``)."""
         self._runtime.background.close(timeout)
+        if self._audit is not None:
+            self._audit.close()
         if self._runtime._store is not None:
             self._runtime._store.sync.close()
 
