@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import authhooks
-from authhooks import Settings
+from authhooks import AuthHooks, Settings
 from authhooks._cli import main
 
 
@@ -102,3 +102,25 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit) as info:
         main(["frobnicate"])
     assert info.value.code == 2
+
+
+def test_audit_verify_passes_untouched_and_names_the_edited_record(tmp_path: Path) -> None:
+    """`authhooks audit verify FILE` on a log written by a real AuthHooks with an audit log."""
+    log = tmp_path / "audit.jsonl"
+    auth = AuthHooks(store_url="memory://", state_dir=tmp_path, audit_log_file=log, telemetry=False)
+    for subject in ("alice", "bob", "carol"):
+        auth.issue_token_sync(subject)
+    auth.close()
+    ok = subprocess.run(
+        [sys.executable, "-m", "authhooks", "audit", "verify", str(log)], capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    lines = log.read_text().splitlines()
+    assert len(lines) == 3
+    lines[1] = lines[1].replace('"success"', '"failure"')
+    log.write_text("\n".join(lines) + "\n")
+    bad = subprocess.run(
+        [sys.executable, "-m", "authhooks", "audit", "verify", str(log)], capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 1
+    assert "line 2" in (bad.stdout + bad.stderr)

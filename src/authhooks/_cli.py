@@ -22,6 +22,15 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     config = commands.add_parser("config", help="print the resolved settings (secrets masked)")
     config.add_argument("--list", action="store_true", help="list every AUTHHOOKS_* variable with its default")
+    audit = commands.add_parser("audit", help="work with the hash-chained audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_commands.add_parser("verify", help="check the hash chain; name the first tampered record")
+    verify.add_argument("file", help="the JSONL audit log (AUTHHOOKS_AUDIT_LOG_FILE)")
+    commands.add_parser(
+        "demo",
+        help="serve the demo app on 127.0.0.1 (--walkthrough runs a client against it)",
+        add_help=False,
+    )
     return parser
 
 
@@ -43,11 +52,24 @@ def _config(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (``ConfigurationError`` → 2 with a one-line message)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
+    if argv[:1] == ["demo"]:
+        from authhooks.demo import demo_main
+
+        try:
+            return demo_main(argv[1:])
+        except ConfigurationError as exc:
+            print(f"authhooks: configuration error: {exc}", file=sys.stderr)
+            return 2
     args = parser.parse_args(argv)
     try:
         if args.command == "config":
             return _config(args)
+        if args.command == "audit":
+            from authhooks.exporters.audit_verify import audit_verify_main
+
+            return audit_verify_main(args.file)
     except ConfigurationError as exc:
         print(f"authhooks: configuration error: {exc}", file=sys.stderr)
         return 2
