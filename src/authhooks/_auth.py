@@ -13,6 +13,7 @@ from authhooks.events import RequestInfo
 from authhooks.flows.driver import Runtime, run_async, run_sync
 from authhooks.flows.effects import RunHooks
 from authhooks.flows.host import FlowHost
+from authhooks.flows.identity import IdentityFlows
 from authhooks.flows.token_api import TokenFlows
 from authhooks.hooks.background import BackgroundQueue, BackgroundStats
 from authhooks.hooks.context import HookContext
@@ -40,7 +41,7 @@ class FireResult:
     result: Any = None
 
 
-class AuthHooks(TokenFlows, FlowHost):
+class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
     """The hook engine and the flows, in one object.
 
     Args:

@@ -112,7 +112,7 @@ def reauthenticate_gen(
         # Rejections count towards the lockout policy; a fault (the store down, a broken hook) does not.
         amount = 1 if isinstance(exc, AuthError) else 0
         failures = yield StoreCall("incr", (failures_key(principal.subject), FAILURE_WINDOW_SECONDS, amount))
-        yield RunHooks(_FAILED, {"principal": principal, "reason": reason, "failures": failures})
+        yield RunHooks(_FAILED, {"principal": principal, "reason": reason, "error": exc, "failures": failures})
         raise
     yield RunHooks(_POST, {"principal": fresh})
     return fresh

@@ -197,14 +197,14 @@ CATALOGUE: dict[str, HookPoint] = {
         _p(
             "reauthenticate.failed",
             _N,
-            "principal reason failures",
+            "principal reason error failures",
             doc="A reauthentication failed; `failures` counts recent failures for the subject.",
         ),
         # authorization
         _p(
             "authorize.pre",
             _D,
-            "principal required_scopes permission",
+            "principal required_scopes permission granted",
             "required_scopes granted",
             "Before scopes are checked: return {'granted': True} to grant, change the scopes, or deny.",
         ),

@@ -210,7 +210,7 @@ def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
 def principal_from_claims(
     claims: Mapping[str, Any],
     *,
-    token_type: str | None = "access",  # noqa: S107
+    token_type: str | None = "access",
 ) -> Principal:
     """Build the :class:`Principal` of validated claims: ``sub``, read-only claims, scopes.
 

@@ -126,7 +126,7 @@ class TokenIssuer:
         subject: str,
         claims: Mapping[str, Any] | None = None,
         *,
-        token_type: str = "access",  # noqa: S107
+        token_type: str = "access",
         ttl: int | None = None,
     ) -> IssuedToken:
         """Sign a new JWT for ``subject``.
