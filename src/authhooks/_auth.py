@@ -81,7 +81,7 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
         if settings.telemetry:
             from authhooks.telemetry.tracing import TelemetryObserver
 
-            built.append(TelemetryObserver(settings))
+            built.append(TelemetryObserver(settings, hook_durations=settings.hook_metrics))
         built.extend(observers)
         if settings.audit_log_file is not None:
             from authhooks.exporters.audit import AuditObserver

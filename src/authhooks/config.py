@@ -152,6 +152,9 @@ class Settings:
     hook_telemetry: HookTelemetry = _setting(
         "event", "How each hook run is recorded: `event` on the flow span, a child `span`, or `off`."
     )
+    hook_metrics: bool = _setting(
+        False, "Record the `authhooks.hook.duration` histogram (one SDK measurement per hook run, several µs each)."
+    )
     record_subject: bool = _setting(False, "Put subject ids in telemetry and audit records.")
     record_subject_hashed: bool = _setting(False, "Record subject ids as a keyed hash instead of in clear.")
     audit_log_file: Path | None = _setting(None, "Hash-chained JSONL audit log to append to.")
