@@ -26,10 +26,9 @@ import blinker
 import pluggy
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import median_ratio, print_table, rounds  # noqa: E402
-
-from authhooks import AuthHooks  # noqa: E402
-from authhooks.hooks.dispatch import dispatch_async, dispatch_sync  # noqa: E402
+from _timing import median_ratio, print_table, rounds
+from authhooks import AuthHooks
+from authhooks.hooks.dispatch import dispatch_async, dispatch_sync
 
 NUMBER, REPEAT = 20000, 15
 

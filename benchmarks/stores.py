@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import median_ratio, print_table, rounds  # noqa: E402
-
-from authhooks import AuthHooks, Secret  # noqa: E402
+from _timing import median_ratio, print_table, rounds
+from authhooks import AuthHooks, Secret
 
 NUMBER, REPEAT = 2000, 9
 SECRET = Secret("b" * 64)

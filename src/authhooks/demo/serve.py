@@ -1,0 +1,50 @@
+"""``authhooks demo`` without ``--walkthrough``: serve the demo app in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+
+__all__ = ["serve", "try_it"]
+
+
+def try_it(url: str) -> str:
+    """The how-to-try text printed when the server starts."""
+    return f"""\
+authhooks demo on {url}   (Ctrl-C to stop)
+
+  The signing key and the SQLite store live in the state directory (AUTHHOOKS_STATE_DIR).
+  Each flow prints one telemetry line with its hook decisions.
+
+Try it:
+  curl -s {url}/public
+  curl -si {url}/me                                   # 401 with a Bearer challenge
+  curl -s -X POST {url}/auth/challenge \\
+       -H 'content-type: application/json' -d '{{"subject": "<base64url Ed25519 public key>"}}'
+  curl -s {url}/auth/jwks.json                        # the public key that signs the tokens
+
+Log in with an Ed25519 key (sign the challenge message), call /me and /admin, hit the rate limit,
+refresh and log out, from another terminal:
+  python -m authhooks.demo.walkthrough {url}
+
+API docs: {url}/docs
+"""
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Serve the demo app (compact console telemetry on) on ``host:port`` until Ctrl-C; return 0.
+
+    Raises:
+        OSError: the address cannot be bound.
+        ConfigurationError: the ``AUTHHOOKS_*`` settings are invalid.
+    """
+    from authhooks.demo._server import bind, run_server
+    from authhooks.demo.app import create_app
+
+    app = create_app(telemetry=True)
+    sock = bind(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    print(try_it(f"http://{shown}:{bound_port}"), flush=True)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a graceful shutdown
+        run_server(app, sock, log_level="info")
+    return 0

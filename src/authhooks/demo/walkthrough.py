@@ -1,0 +1,371 @@
+"""``authhooks demo --walkthrough``: start the demo server on 127.0.0.1 and walk through every flow with httpx.
+
+The walkthrough generates an Ed25519 key, asks for a challenge, signs it, logs in, calls protected routes, runs
+into a scope denial and the challenge rate limit, refreshes, logs out, and shows what follows. Each step prints
+the method, path, status and a short summary (credentials only as fingerprints), and, when the server runs in
+this process, the flows it ran with each hook's decision. The exit status is 0 when every step answered as
+expected and 1 at the first that did not.
+
+Against a demo server that is already running (no hook decisions then, they happen in the other process)::
+
+    python -m authhooks.demo.walkthrough http://127.0.0.1:8000
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from authhooks._redact import fingerprint
+from authhooks.hooks.observer import FlowRun, HookRecord
+
+__all__ = ["DecisionLog", "Ed25519Identity", "LogCollector", "StepFailed", "Walkthrough", "run_walkthrough", "walk"]
+
+Out = Callable[[str], None]
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class Ed25519Identity:
+    """A fresh Ed25519 key pair; the subject is the raw public key in base64url without padding."""
+
+    def __init__(self) -> None:
+        self._key = Ed25519PrivateKey.generate()
+        self.subject = _b64url(self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+    def sign(self, message: str) -> str:
+        """The base64url signature of the UTF-8 bytes of ``message``."""
+        return _b64url(self._key.sign(message.encode("utf-8")))
+
+    def __repr__(self) -> str:
+        return f"Ed25519Identity(subject={self.subject[:8]}…)"
+
+
+class DecisionLog:
+    """An observer keeping the flows that ended (with their hook trail), for printing after each step.
+
+    (The same as :class:`authhooks.testing.HookRecorder` for this purpose, without its pytest dependency.)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flows: list[FlowRun] = []
+
+    def flow_started(self, run: FlowRun) -> None:
+        """Part of the observer protocol."""
+
+    def hook_ran(self, run: FlowRun, record: HookRecord) -> None:
+        """Part of the observer protocol; the records are read from ``run.hooks`` when the flow ends."""
+
+    def flow_ended(self, run: FlowRun) -> None:
+        """Keep the ended flow."""
+        with self._lock:
+            self._flows.append(run)
+
+    def drain(self) -> list[FlowRun]:
+        """The flows that ended since the last call."""
+        with self._lock:
+            flows, self._flows = self._flows, []
+        return flows
+
+
+def describe_flow(run: FlowRun) -> str:
+    """One line: the flow, its outcome and reason, and each hook run with its decision."""
+    outcome = run.outcome.value + (f" ({run.reason})" if run.reason else "")
+    hooks = ", ".join(_describe_hook(r) for r in run.hooks)
+    return f"{run.flow:<17} {outcome}" + (f"   hooks: {hooks}" if hooks else "")
+
+
+def _describe_hook(record: HookRecord) -> str:
+    text = f"{record.hook}@{record.point}={record.decision.value}"
+    return text + (f"({record.reason})" if record.reason else "")
+
+
+class LogCollector(logging.Handler):
+    """Keeps the demo hooks' log lines (emitted in the server thread) to print them with the step that caused
+    them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self._lines: list[str] = []
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the formatted message."""
+        with self._guard:
+            self._lines.append(record.getMessage())
+
+    def drain(self) -> list[str]:
+        """The lines logged since the last call."""
+        with self._guard:
+            lines, self._lines = self._lines, []
+        return lines
+
+
+class StepFailed(Exception):
+    """A step answered with a status other than the expected one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """The credentials the walkthrough holds (never printed in full)."""
+
+    access: str
+    refresh: str
+
+
+class Walkthrough:
+    """The scripted client.
+
+    Args:
+        client: an ``httpx.Client`` whose ``base_url`` is the demo server.
+        out: where lines go (``print``).
+        decisions: the server's :class:`DecisionLog` when it runs in this process, else ``None``.
+        logs: the demo hooks' :class:`LogCollector` when the server runs in this process, else ``None``.
+        challenge_limit: the server's challenges per subject per minute (the demo's default is 5).
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        out: Out = print,
+        decisions: DecisionLog | None = None,
+        logs: LogCollector | None = None,
+        challenge_limit: int = 5,
+    ) -> None:
+        self.client = client
+        self.out = out
+        self.decisions = decisions
+        self.logs = logs
+        self.challenge_limit = challenge_limit
+        self.steps = 0
+
+    # -- one step ---------------------------------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        expect: int | Iterable[int],
+        note: str,
+        *,
+        json: dict[str, Any] | None = None,
+        token: str | None = None,
+        summary: Callable[[httpx.Response], str] | None = None,
+    ) -> httpx.Response:
+        """Send one request, print the step and the server's flows, and check the status.
+
+        Raises:
+            StepFailed: the status is not one of ``expect``.
+        """
+        self.steps += 1
+        expected = (expect,) if isinstance(expect, int) else tuple(expect)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = self.client.request(method, path, json=json, headers=headers)
+        ok = response.status_code in expected
+        mark = "✓" if ok else "✗"
+        shown = (summary or describe_response)(response)
+        self.out(f"{self.steps:>2}. {mark} {method:<4} {path:<16} {response.status_code}  {note}")
+        if shown:
+            self.out(f"        {shown}")
+        if self.decisions is not None:
+            for run in self.decisions.drain():
+                self.out(f"        flow {describe_flow(run)}")
+        if self.logs is not None:
+            for line in self.logs.drain():
+                self.out(f"        log  {line}")
+        if not ok:
+            wanted = " or ".join(str(s) for s in expected)
+            raise StepFailed(f"step {self.steps} {method} {path}: expected {wanted}, got {response.status_code}")
+        return response
+
+    # -- the script -------------------------------------------------------------------------------------------
+
+    def challenge(self, identity: Ed25519Identity, note: str, expect: int = 200) -> httpx.Response:
+        """``POST /auth/challenge`` for ``identity``."""
+        return self.call(
+            "POST", "/auth/challenge", expect, note, json={"subject": identity.subject}, summary=describe_challenge
+        )
+
+    def login(self, identity: Ed25519Identity, nonce: str, signature: str, note: str, expect: int) -> httpx.Response:
+        """``POST /auth/login``: the challenge's nonce and an Ed25519 signature of its message."""
+        body = {"subject": identity.subject, "challenge": nonce, "signature": signature, "scheme": "ed25519"}
+        return self.call("POST", "/auth/login", expect, note, json=body, summary=describe_tokens)
+
+    def run(self) -> None:
+        """Run every step; raises :class:`StepFailed` at the first unexpected status."""
+        me = Ed25519Identity()
+        self.out(f"    identity: a fresh Ed25519 key; subject (its public key) {me.subject[:8]}…")
+        self.call("GET", "/public", 200, "an open route")
+        self.call("GET", "/me", 401, "a protected route, no token: bare Bearer challenge")
+
+        challenge = self.challenge(me, "ask for a challenge to sign").json()
+        forged = me.sign(challenge["message"] + " (tampered)")
+        self.login(me, challenge["nonce"], forged, "log in with a signature over another message", expect=401)
+
+        challenge = self.challenge(me, "ask again (a challenge is single-use)").json()
+        signature = me.sign(challenge["message"])
+        body = self.login(me, challenge["nonce"], signature, "log in: sign the challenge message", expect=200).json()
+        first = Tokens(body["access_token"], body["refresh_token"])
+
+        self.call("GET", "/me", 200, "with the token; `plan` came from a login.verified hook", token=first.access)
+        self.call("GET", "/admin", 403, "needs scope `admin`: insufficient_scope", token=first.access)
+
+        used = 2
+        for _ in range(max(0, self.challenge_limit - used)):
+            self.challenge(me, "more challenges, still within the rate limit")
+        self.challenge(me, f"challenge #{self.challenge_limit + 1} this minute: the challenge.pre hook denies", 429)
+
+        body = self.call(
+            "POST",
+            "/auth/refresh",
+            200,
+            "refresh: a new pair, the refresh token rotates",
+            json={"refresh_token": first.refresh},
+            summary=describe_tokens,
+        ).json()
+        second = Tokens(body["access_token"], body["refresh_token"])
+        self.call("GET", "/me", 200, "with the refreshed token", token=second.access)
+        self.call("POST", "/auth/logout", (200, 204), "log out: the token is invalidated", token=second.access)
+        self.call("GET", "/me", 401, "the same token after logout", token=second.access)
+        self.call(
+            "POST",
+            "/auth/refresh",
+            400,
+            "replay the first (rotated) refresh token: reuse is refused",
+            json={"refresh_token": first.refresh},
+        )
+
+
+def describe_response(response: httpx.Response) -> str:
+    """A short summary: the challenge header of a denial, else a few JSON fields (no credentials)."""
+    parts: list[str] = []
+    challenge = response.headers.get("www-authenticate")
+    if challenge:
+        parts.append(f"WWW-Authenticate: {challenge}")
+    retry = response.headers.get("retry-after")
+    if retry:
+        parts.append(f"Retry-After: {retry}")
+    if response.status_code >= 400 and not challenge:
+        body = _json(response)
+        error = body.get("error") or body.get("title") or body.get("detail") if body else None
+        if error:
+            parts.append(f"error: {error}")
+    if response.status_code < 400:
+        body = _json(response)
+        if body:
+            shown = {k: v for k, v in body.items() if k not in _SECRET_FIELDS and not isinstance(v, (dict, list))}
+            shown = {k: (v[:8] + "…" if k == "subject" and isinstance(v, str) else v) for k, v in shown.items()}
+            if shown:
+                parts.append(", ".join(f"{k}={v}" for k, v in shown.items()))
+    return "   ".join(parts)
+
+
+_SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token", "signature", "message", "nonce"})
+
+
+def describe_challenge(response: httpx.Response) -> str:
+    """The challenge's nonce fingerprint and expiry (or the denial)."""
+    if response.status_code != 200:
+        return describe_response(response)
+    body = _json(response) or {}
+    nonce = body.get("nonce")
+    shown = fingerprint(nonce) if isinstance(nonce, str) else "-"
+    return f"nonce {shown}, expires_at {body.get('expires_at')}"
+
+
+def describe_tokens(response: httpx.Response) -> str:
+    """Fingerprints of the issued tokens (or the denial)."""
+    if response.status_code != 200:
+        return describe_response(response)
+    body = _json(response) or {}
+    access, refresh = body.get("access_token"), body.get("refresh_token")
+    text = f"access {fingerprint(access) if isinstance(access, str) else '-'}"
+    text += f" ({body.get('token_type')}, expires_in {body.get('expires_in')} s)"
+    if isinstance(refresh, str):
+        text += f", refresh {fingerprint(refresh)}"
+    return text
+
+
+def _json(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def walk(
+    url: str,
+    *,
+    out: Out = print,
+    decisions: DecisionLog | None = None,
+    logs: LogCollector | None = None,
+    challenge_limit: int = 5,
+) -> int:
+    """Run the walkthrough against the demo server at ``url``; return the exit status (0: all as expected)."""
+    with httpx.Client(base_url=url, timeout=10.0) as client:
+        walkthrough = Walkthrough(client, out=out, decisions=decisions, logs=logs, challenge_limit=challenge_limit)
+        try:
+            walkthrough.run()
+        except StepFailed as exc:
+            out(f"walkthrough FAILED at {exc}")
+            return 1
+        except httpx.HTTPError as exc:
+            out(f"walkthrough FAILED: cannot reach {url}: {type(exc).__name__}")
+            return 1
+    out(f"walkthrough complete: {walkthrough.steps} steps, every status as expected")
+    return 0
+
+
+def run_walkthrough(host: str = "127.0.0.1", port: int = 0, *, out: Out = print) -> int:
+    """Start the demo server in a thread on ``host:port`` (``0``: a free port) and walk through it.
+
+    Returns:
+        0 when every step answered as expected, 1 otherwise.
+    """
+    from authhooks.demo._server import ServerThread
+    from authhooks.demo.app import CHALLENGE_LIMIT, create_app, create_auth
+
+    auth = create_auth()
+    decisions = DecisionLog()
+    auth.add_observer(decisions)
+    app = create_app(auth)
+    logs = LogCollector()
+    demo_logger = logging.getLogger("authhooks.demo")
+    demo_logger.addHandler(logs)
+    propagate, demo_logger.propagate = demo_logger.propagate, False
+    try:
+        with ServerThread(app, host=host, port=port) as server:
+            out(f"authhooks demo walkthrough against {server.url} (state in {auth.settings.state_dir})")
+            decisions.drain()
+            return walk(server.url, out=out, decisions=decisions, logs=logs, challenge_limit=CHALLENGE_LIMIT)
+    finally:
+        demo_logger.removeHandler(logs)
+        demo_logger.propagate = propagate
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m authhooks.demo.walkthrough URL``: walk through a demo server that is already running."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m authhooks.demo.walkthrough", description=__doc__.split("\n")[0])
+    parser.add_argument("url", help="the demo server, e.g. http://127.0.0.1:8000")
+    args = parser.parse_args(argv)
+    return walk(args.url)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
