@@ -228,10 +228,15 @@ def validate_token_gen(auth: Any, token: str) -> Generator[Any, Any, Principal]:
         KeySetUnavailableError: no usable key (remote key set down, nothing cached).
     """
     svc: TokenService = auth.tokens
+    hooks = auth._registry.get
+    observed = bool(auth._runtime.observers)
+    # Effects that would do nothing (no hooks at a point, no observer for a note) are not yielded: on the hot
+    # path of a first-seen token the flow then yields only the revocation lookup.
     try:
-        values: dict[str, Any] = {"token": token}
-        yield RunHooks(_VT_PRE, values)
-        token = values["token"]
+        if hooks("validate_token.pre"):
+            values: dict[str, Any] = {"token": token}
+            yield RunHooks(_VT_PRE, values)
+            token = values["token"]
         if type(token) is not str:
             raise MalformedToken()
         principal = svc.cache.get(token)
@@ -249,7 +254,10 @@ def validate_token_gen(auth: Any, token: str) -> Generator[Any, Any, Principal]:
                 if revoked is not None:
                     raise RevokedToken()
             svc.cache.put(token, principal)
-        yield Note(subject=principal.subject)
+        if observed:
+            yield Note(subject=principal.subject)
+        if not hooks("validate_token.post"):
+            return principal
         values = {"token": token, "principal": principal, "claims": principal.claims}
         yield RunHooks(_VT_POST, values)
         result = values["principal"]
@@ -257,7 +265,8 @@ def validate_token_gen(auth: Any, token: str) -> Generator[Any, Any, Principal]:
             raise HookError("validate_token.post: 'principal' must stay a Principal")
         return result
     except (AuthError, StoreError, KeySetUnavailableError) as exc:
-        yield RunHooks(_VT_FAILED, {"reason": _fault_reason(exc), "error": exc})
+        if hooks("validate_token.failed"):
+            yield RunHooks(_VT_FAILED, {"reason": _fault_reason(exc), "error": exc})
         raise
 
 
