@@ -1,0 +1,297 @@
+"""``AuthHooksMiddleware``: pure ASGI middleware for Bearer-protected routes, built-in auth routes and observed routes.
+
+Usage (ecosystem.md §2.1-2.2)::
+
+    app.add_middleware(AuthHooksMiddleware, auth=auth, protect=["/api/**"], public_paths=["/api/health"])
+    # or
+    app = AuthHooksMiddleware(app, auth=auth)
+
+Add ``CORSMiddleware`` and a hand-wired OpenTelemetry middleware *after* this one (so they sit outside it).
+
+Per HTTP/WebSocket request, in order:
+
+1. a built-in route (``{routes_prefix}/…``, HTTP only) is answered by :class:`~authhooks.middleware.routes.AuthRoutes`;
+2. a path with a NUL or a ``.``/``..`` segment is refused with 400;
+3. a path that is not protected (or is public) passes as anonymous;
+4. otherwise the Bearer token is taken from the ``Authorization`` header (RFC 6750 §2.1), validated with
+   ``auth.validate_token`` and, when the path has required scopes, authorized with ``auth.authorize``;
+   ``scope["user"]``, ``scope["auth"]`` and ``scope["authhooks"]`` are set (:mod:`authhooks.middleware.scope`);
+5. an observed route runs through :class:`~authhooks.middleware.observe.RouteObserver`, anything else goes to
+   the app.
+
+A refusal is sent at once (RFC 6750 §3 / RFC 9457, :mod:`authhooks.middleware.responses`) and the app is not
+called; a refused WebSocket handshake is closed before ``accept`` with code 1008 (1011 for a fault). Exceptions
+raised by the app itself are never caught here.
+
+Lifespan: on ``lifespan.startup`` the middleware awaits ``auth.prepare()`` (prefetching keys) before the app
+starts; a failure is logged and, with ``strict_startup=True``, reported as ``lifespan.startup.failed``. After the
+app's shutdown it awaits ``auth.aclose()`` (draining background hooks) and flushes the telemetry authhooks
+created (``auth.telemetry_handle.force_flush()`` when present).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from authhooks.errors import ConfigurationError, InvalidRequest, MissingCredentials
+from authhooks.events import Principal
+from authhooks.middleware.bearer import parse_authorization
+from authhooks.middleware.observe import ObservedRoute, RouteObserver
+from authhooks.middleware.paths import PathRules, ScopeRules, normalise_path, path_is_safe
+from authhooks.middleware.responses import Prepared, Responses, send_prepared
+from authhooks.middleware.routes import AuthRoutes
+from authhooks.middleware.scope import FlowAPI, request_info, set_anonymous, set_principal
+
+if TYPE_CHECKING:
+    from authhooks._auth import AuthHooks
+
+__all__ = ["AuthHooksMiddleware"]
+
+logger = logging.getLogger("authhooks.middleware")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_AUTHORIZATION = b"authorization"
+_WS_REASONS = {400: "bad request", 401: "unauthorized", 403: "forbidden"}
+
+
+def _prefix(value: str) -> str:
+    prefix = value.rstrip("/")
+    if prefix and (not prefix.startswith("/") or "*" in prefix or "//" in prefix):
+        raise ConfigurationError(f"routes_prefix must be a path like '/auth', got {value!r}")
+    return prefix
+
+
+class AuthHooksMiddleware:
+    """Pure ASGI middleware: validates Bearer tokens, serves the auth routes, observes the app's own routes.
+
+    Every option falls back to the matching ``AUTHHOOKS_*`` setting of ``auth.settings``; a keyword argument
+    given here wins (and is validated like a setting).
+
+    Args:
+        app: the ASGI app to protect.
+        auth: the :class:`~authhooks.AuthHooks`; ``None`` builds one from the environment (and these options).
+        protect: protected path patterns (:mod:`authhooks.middleware.paths`); default ``("/*",)``.
+        public_paths: patterns that never need a token (they win over ``protect``).
+        optional_auth: let anonymous requests to protected paths pass (a bad token is still refused).
+        routes: serve the built-in auth routes (:mod:`authhooks.middleware.routes`).
+        routes_prefix: their prefix (default ``/auth``).
+        error_format: ``"bearer"`` (RFC 6750/6749 JSON) or ``"problem+json"`` (RFC 9457).
+        max_body_bytes: the largest body the auth routes and observed routes read (413 past it).
+        realm: the ``realm`` of challenges (default: the service name).
+        instrument_asgi: wrap this middleware in ``opentelemetry-instrumentation-asgi``'s middleware, so auth
+            spans nest under the server span.
+        required_scopes: per-route scopes, ``{"/admin/**": ["admin"]}``; a path needs the scopes of every
+            pattern it matches, checked through ``auth.authorize`` (403 ``insufficient_scope``).
+        observe: the app's routes to bind to flows (:class:`~authhooks.middleware.observe.ObservedRoute`).
+        introspect_scope: the scope a caller needs at ``{prefix}/introspect`` (``""`` for any valid token).
+        strict_startup: fail the lifespan startup when ``auth.prepare()`` fails.
+        body_timeout: seconds to wait for each chunk of a body the middleware reads (408 past it).
+
+    Raises:
+        ConfigurationError: a malformed option (pattern, scope, prefix, setting value).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        auth: AuthHooks | None = None,
+        protect: Sequence[str] | None = None,
+        public_paths: Sequence[str] | None = None,
+        optional_auth: bool | None = None,
+        routes: bool | None = None,
+        routes_prefix: str | None = None,
+        error_format: str | None = None,
+        max_body_bytes: int | None = None,
+        realm: str | None = None,
+        instrument_asgi: bool | None = None,
+        required_scopes: Mapping[str, Sequence[str] | str] | None = None,
+        observe: Sequence[ObservedRoute] = (),
+        introspect_scope: str = "introspect",
+        strict_startup: bool | None = None,
+        body_timeout: float = 10.0,
+    ) -> None:
+        options: dict[str, Any] = {
+            "protect": protect,
+            "public_paths": public_paths,
+            "optional_auth": optional_auth,
+            "routes": routes,
+            "routes_prefix": routes_prefix,
+            "error_format": error_format,
+            "max_body_bytes": max_body_bytes,
+            "realm": realm,
+            "instrument_asgi": instrument_asgi,
+        }
+        overrides = {name: value for name, value in options.items() if value is not None}
+        if auth is None:
+            from authhooks._auth import AuthHooks
+
+            auth = AuthHooks(**overrides)
+        settings = auth.settings.replace(**overrides) if overrides else auth.settings
+        self.app = app
+        self.auth = auth
+        self.settings = settings
+        self._api: FlowAPI = auth  # checked: AuthHooks implements the whole FlowAPI
+        self._paths = PathRules(settings.protect, settings.public_paths)
+        self._scopes = ScopeRules(required_scopes or {})
+        self._optional = settings.optional_auth
+        self._responses = Responses(settings.effective_realm, settings.error_format)
+        self._bad_path = self._responses.error(
+            InvalidRequest("The request path is not acceptable.", reason="malformed_path"), challenge=False
+        )
+        self._routes: AuthRoutes | None = None
+        self._route_paths: frozenset[str] = frozenset()
+        if settings.routes:
+            self._routes = AuthRoutes(
+                self._api,
+                prefix=_prefix(settings.routes_prefix),
+                responses=self._responses,
+                max_body_bytes=settings.max_body_bytes,
+                max_token_bytes=settings.max_token_bytes,
+                introspect_scope=introspect_scope,
+                body_timeout=body_timeout,
+            )
+            self._route_paths = frozenset(self._routes.table)
+        self._observer = (
+            RouteObserver(
+                observe, auth, self._responses, max_body_bytes=settings.max_body_bytes, body_timeout=body_timeout
+            )
+            if observe
+            else None
+        )
+        self._strict = strict_startup if strict_startup is not None else settings.strict_startup
+        self._otel: ASGIApp | None = None
+        if settings.instrument_asgi:
+            from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+            self._otel = cast(ASGIApp, OpenTelemetryMiddleware(self._dispatch))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point."""
+        if self._otel is not None:
+            await self._otel(scope, receive, send)
+        else:
+            await self._dispatch(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http" or kind == "websocket":
+            await self._request(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    # -- requests -------------------------------------------------------------------------------------------
+
+    async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if path in self._route_paths and scope["type"] == "http":
+            assert self._routes is not None
+            await self._routes.serve(path, scope, receive, send)
+            return
+        if not path_is_safe(path):
+            await self._refuse(scope, send, self._bad_path)
+            return
+        path = normalise_path(path)
+        if not self._paths.is_protected(path):
+            set_anonymous(scope, self.auth)
+            await self._next(scope, receive, send, path)
+            return
+        info = request_info(scope)
+        principal: Principal | None = None
+        try:
+            token = parse_authorization([v for k, v in scope["headers"] if k == _AUTHORIZATION])
+            if token is not None:
+                principal = await self._api.validate_token(token, request=info)
+            elif not self._optional:
+                raise MissingCredentials()
+            if self._scopes:
+                required = self._scopes.required(path)
+                if required:
+                    if principal is None:
+                        raise MissingCredentials()
+                    principal = await self._api.authorize(principal, required, request=info)
+        except MissingCredentials as exc:
+            # Optional auth: no credential, or one of another scheme, is anonymous (unless scopes are required).
+            if not (self._optional and exc.reason == "unsupported_scheme" and not self._scopes.required(path)):
+                await self._refuse(scope, send, self._responses.for_exception(exc))
+                return
+        except Exception as exc:
+            await self._refuse(scope, send, self._responses.for_exception(exc))
+            return
+        if principal is None:
+            set_anonymous(scope, self.auth, info)
+        else:
+            set_principal(scope, self.auth, principal, info)
+        await self._next(scope, receive, send, path)
+
+    async def _next(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        observer = self._observer
+        if observer is not None and scope["type"] == "http":
+            route = observer.match(path, scope["method"])
+            if route is not None:
+                await observer.run(route, self.app, scope, receive, send, scope["authhooks"]["request"])
+                return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, response: Prepared) -> None:
+        if scope["type"] == "websocket":
+            # ASGI: a close before accept refuses the handshake (the server answers 403).
+            code = 1008 if response.status < 500 else 1011
+            await send({"type": "websocket.close", "code": code, "reason": _WS_REASONS.get(response.status, "")})
+            return
+        await send_prepared(send, response)
+
+    # -- lifespan -------------------------------------------------------------------------------------------
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        prepared = True
+
+        async def wrapped_receive() -> Message:
+            nonlocal prepared
+            message = await receive()
+            if message.get("type") == "lifespan.startup":
+                prepared = await self._startup()
+            return message
+
+        async def wrapped_send(message: Message) -> None:
+            kind = message.get("type")
+            if kind == "lifespan.startup.complete" and not prepared and self._strict:
+                message = {"type": "lifespan.startup.failed", "message": "authhooks: key prefetch failed"}
+            elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self._shutdown()
+            await send(message)
+
+        await self.app(scope, wrapped_receive, wrapped_send)
+
+    async def _startup(self) -> bool:
+        prepare = getattr(self.auth, "prepare", None)
+        if prepare is None:
+            return True
+        try:
+            await prepare()
+        except Exception as exc:
+            logger.warning("authhooks: key prefetch at startup failed with %s; keys load lazily", type(exc).__name__)
+            return False
+        return True
+
+    async def _shutdown(self) -> None:
+        try:
+            await self.auth.aclose()
+        except Exception as exc:
+            logger.warning("authhooks: closing failed with %s", type(exc).__name__)
+        flush = getattr(getattr(self.auth, "telemetry_handle", None), "force_flush", None)
+        if callable(flush):
+            try:
+                await asyncio.to_thread(flush)
+            except Exception as exc:
+                logger.warning("authhooks: telemetry flush failed with %s", type(exc).__name__)

@@ -1,0 +1,194 @@
+"""What the middleware hands to the app in the ASGI ``scope``, and the request view hooks get.
+
+The ``scope`` contract (Starlette conventions, ecosystem.md §2.3):
+
+``scope["user"]``
+    an :class:`AuthUser` (a :class:`starlette.authentication.BaseUser`: ``is_authenticated``, ``display_name``,
+    ``identity`` = the subject, plus ``.principal``), or ``UnauthenticatedUser()`` for an anonymous request.
+``scope["auth"]``
+    ``AuthCredentials(["authenticated", *sorted(principal.scopes)])`` (empty for anonymous), so
+    ``@requires("authenticated")`` and ``@requires("scope")`` work as with Starlette's own middleware.
+``scope["authhooks"]``
+    an :class:`AuthState` dict: ``principal`` (the :class:`~authhooks.events.Principal`, or ``None``),
+    ``token_type`` (``"Bearer"`` or ``None``), ``auth`` (the :class:`~authhooks.AuthHooks`) and ``request`` (the
+    :class:`~authhooks.events.RequestInfo` hooks saw). The raw token is never put in the scope.
+
+Every request that passes the middleware (protected, public or open) carries all three keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+
+from authhooks._redact import SENSITIVE_HEADERS, redact_headers
+from authhooks.events import Principal, RequestInfo, TokenPair
+
+if TYPE_CHECKING:
+    from authhooks._auth import AuthHooks
+
+__all__ = [
+    "SCOPE_KEY",
+    "AuthState",
+    "AuthUser",
+    "FlowAPI",
+    "RequestHeaders",
+    "header_values",
+    "request_info",
+    "set_anonymous",
+    "set_principal",
+]
+
+SCOPE_KEY = "authhooks"
+"""The namespaced ``scope`` key holding :class:`AuthState`."""
+
+
+class AuthState(TypedDict):
+    """``scope["authhooks"]``: what the middleware learnt about the request."""
+
+    principal: Principal | None
+    token_type: str | None
+    auth: AuthHooks
+    request: RequestInfo
+
+
+class AuthUser(BaseUser):
+    """A Starlette user backed by a :class:`~authhooks.events.Principal` (``request.user``).
+
+    Attributes:
+        principal: the validated principal (claims, scopes, attributes hooks added).
+    """
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Always ``True``."""
+        return True
+
+    @property
+    def display_name(self) -> str:
+        """The subject."""
+        return self.principal.subject
+
+    @property
+    def identity(self) -> str:
+        """The subject (``sub``)."""
+        return self.principal.subject
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The granted scopes."""
+        return self.principal.scopes
+
+    def __repr__(self) -> str:
+        return f"AuthUser(subject={self.principal.subject!r})"
+
+
+class RequestHeaders(Mapping[str, str]):
+    """The request headers hooks see, built on first access (the hot path never pays for them).
+
+    Names are lower-cased; credential-bearing headers (``Authorization``, ``Cookie``… see
+    :data:`authhooks._redact.SENSITIVE_HEADERS`) are left out and other values pass through
+    :func:`authhooks._redact.redact_headers`, so a token pasted elsewhere is masked too.
+    """
+
+    __slots__ = ("_data", "_raw")
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._data: dict[str, str] | None = None
+
+    def _load(self) -> dict[str, str]:
+        if self._data is None:
+            safe = [(n, v) for n, v in self._raw if n.lower().decode("latin-1") not in SENSITIVE_HEADERS]
+            self._data = redact_headers(safe)
+        return self._data
+
+    def __getitem__(self, key: str) -> str:
+        return self._load()[key.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __repr__(self) -> str:
+        return f"RequestHeaders({self._load()!r})"
+
+
+def header_values(scope: Mapping[str, Any], name: bytes) -> list[bytes]:
+    """Every value of header ``name`` (lower-case bytes) in an ASGI scope, in order."""
+    return [value for key, value in scope.get("headers", ()) if key == name]
+
+
+def request_info(scope: Mapping[str, Any], route: str | None = None) -> RequestInfo:
+    """The :class:`~authhooks.events.RequestInfo` of an HTTP or WebSocket scope (no credentials in it).
+
+    ``route`` names the route template when known (the built-in routes set it).
+    """
+    client = scope.get("client")
+    return RequestInfo(
+        method=scope.get("method", "GET"),
+        path=scope["path"],
+        client_ip=client[0] if client else None,
+        scheme=scope.get("scheme", "http"),
+        headers=RequestHeaders(scope.get("headers", ())),
+        route=route,
+    )
+
+
+def set_anonymous(scope: MutableMapping[str, Any], auth: AuthHooks, info: RequestInfo | None = None) -> None:
+    """Mark ``scope`` as anonymous: ``UnauthenticatedUser``, empty credentials, ``principal=None``."""
+    scope["user"] = UnauthenticatedUser()
+    scope["auth"] = AuthCredentials()
+    scope[SCOPE_KEY] = AuthState(
+        principal=None, token_type=None, auth=auth, request=info if info is not None else request_info(scope)
+    )
+
+
+def set_principal(scope: MutableMapping[str, Any], auth: AuthHooks, principal: Principal, info: RequestInfo) -> None:
+    """Mark ``scope`` as authenticated by ``principal`` (see the module docstring)."""
+    scope["user"] = AuthUser(principal)
+    scope["auth"] = AuthCredentials(["authenticated", *sorted(principal.scopes)])
+    scope[SCOPE_KEY] = AuthState(principal=principal, token_type="Bearer", auth=auth, request=info)
+
+
+class FlowAPI(Protocol):
+    """The part of the flows API (on :class:`~authhooks.AuthHooks`) the middleware calls.
+
+    Declared here so the middleware type-checks against the contract, whichever flow family implements it.
+    """
+
+    async def validate_token(self, token: str, *, request: RequestInfo | None = None) -> Principal: ...
+
+    async def authorize(
+        self,
+        principal: Principal,
+        required_scopes: tuple[str, ...] = (),
+        *,
+        permission: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> Principal: ...
+
+    async def generate_challenge(
+        self, subject: str, expire_minutes: int | None = None, *, request: RequestInfo | None = None
+    ) -> Any: ...
+
+    async def authenticate(
+        self, subject: str, challenge: str, signature: str, *, scheme: str = ..., request: RequestInfo | None = None
+    ) -> TokenPair: ...
+
+    async def refresh(self, refresh_token: str, *, request: RequestInfo | None = None) -> TokenPair: ...
+
+    async def invalidate_token(self, token: str, *, request: RequestInfo | None = None) -> bool: ...
+
+    async def introspect(self, token: str, *, request: RequestInfo | None = None) -> Mapping[str, Any]: ...
+
+    def jwks(self) -> Any: ...
+
+    async def prepare(self) -> None: ...
