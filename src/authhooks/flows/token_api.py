@@ -142,14 +142,17 @@ class TokenFlows(FlowHost):
 
     # -- validate ---------------------------------------------------------------------------------------------
 
+    _plain_version: int = -1
+
     def _cached(self, token: str) -> Principal | None:
         """A cache hit when nothing would observe the flow: the fast path of a repeated token."""
         if self._runtime.observers:
             return None
-        get = self._registry.get
-        for point in _VALIDATION_POINTS:
-            if get(point):
+        registry = self._registry
+        if registry.version != self._plain_version:
+            if any(registry.get(point) for point in _VALIDATION_POINTS):
                 return None
+            self._plain_version = registry.version
         return self.tokens.cache.get(token)
 
     async def validate_token(self, token: str, *, request: RequestInfo | None = None) -> Principal:

@@ -241,7 +241,10 @@ def validate_token_gen(auth: Any, token: str) -> Generator[Any, Any, Principal]:
             raise MalformedToken()
         principal = svc.cache.get(token)
         if principal is None:
-            principal = yield from _verify_gen(auth, svc, token)
+            if svc.remote is None and not (hooks("verify_signature.pre") or hooks("verify_signature.post")):
+                principal = svc.validator.validate(token)
+            else:
+                principal = yield from _verify_gen(auth, svc, token)
             jti = principal.jti
             if jti is not None:
                 try:

@@ -151,6 +151,8 @@ class Registry:
         self._hooks: dict[str, list[HookImpl]] = {}
         self._tables: dict[str, tuple[HookImpl, ...]] = {}
         self._seq = 0
+        self.version = 0
+        """Incremented by every registration and removal, so callers can memoize what they derive."""
 
     def get(self, point: str) -> tuple[HookImpl, ...]:
         """The hooks of ``point`` in call order (an empty tuple when none)."""
@@ -236,6 +238,7 @@ class Registry:
             table = _ordered([*existing, impl], point.name)
             self._hooks[point.name] = [*existing, impl]
             self._tables[point.name] = table
+            self.version += 1
         return impl
 
     def remove(self, point: str | None = None, fn: Callable[..., Any] | None = None, name: str | None = None) -> int:
@@ -257,6 +260,7 @@ class Registry:
                 else:
                     del self._hooks[pname]
                     self._tables.pop(pname, None)
+            self.version += 1
         return removed
 
 

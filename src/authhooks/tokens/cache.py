@@ -39,7 +39,7 @@ class ValidatedTokenCache:
         self._maxsize = maxsize
         self._leeway = float(leeway)
         self._entries: dict[str, _Entry] = {}
-        self._by_jti: dict[str, set[str]] = {}
+        self._by_jti: dict[str, str | set[str]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -86,12 +86,20 @@ class ValidatedTokenCache:
                 self._discard_locked(next(iter(entries)))
             entries[token] = (principal, expires_at + self._leeway, not_before)
             if jti is not None:
-                self._by_jti.setdefault(jti, set()).add(token)
+                # One token per jti is the rule; a set is built only for the rare second spelling of it.
+                known = self._by_jti.get(jti)
+                if known is None:
+                    self._by_jti[jti] = token
+                elif isinstance(known, str):
+                    self._by_jti[jti] = {known, token}
+                else:
+                    known.add(token)
 
     def drop_jti(self, jti: str) -> int:
         """Forget every entry whose ``jti`` is ``jti`` (revocation); return how many were dropped."""
         with self._lock:
-            tokens = self._by_jti.pop(jti, ())
+            known = self._by_jti.pop(jti, ())
+            tokens = (known,) if isinstance(known, str) else known
             for token in tokens:
                 self._entries.pop(token, None)
             return len(tokens)
@@ -112,8 +120,13 @@ class ValidatedTokenCache:
             return
         jti = entry[0].jti
         if jti is not None:
-            tokens = self._by_jti.get(jti)
-            if tokens is not None:
-                tokens.discard(token)
-                if not tokens:
+            known = self._by_jti.get(jti)
+            if known is None:
+                return
+            if isinstance(known, str):
+                if known == token:
                     del self._by_jti[jti]
+                return
+            known.discard(token)
+            if not known:
+                del self._by_jti[jti]
