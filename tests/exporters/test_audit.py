@@ -15,8 +15,7 @@ from authhooks.events import Decision, Outcome
 from authhooks.exporters import GENESIS, AuditObserver, InMemoryTelemetry, audit_verify_main, verify_audit_log
 from authhooks.exporters.audit import record_hash
 from authhooks.hooks.observer import Observer
-
-from ._flows import SUBJECT, record, report_background, run_flow
+from telemetry._flows import SUBJECT, record, report_background, run_flow
 
 
 def _write(path: Path, flows: int = 5) -> None:

@@ -12,8 +12,7 @@ from authhooks.errors import KeySetUnavailableError
 from authhooks.events import Decision, Outcome
 from authhooks.exporters.console import CompactConsoleSpanExporter
 from authhooks.telemetry import TelemetryObserver
-
-from ._flows import record, report_background, run_flow
+from telemetry._flows import record, report_background, run_flow
 
 
 def _observer(mode: str = "event", **kwargs: object) -> tuple[TelemetryObserver, io.StringIO]:

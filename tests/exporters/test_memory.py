@@ -5,8 +5,7 @@ from __future__ import annotations
 from opentelemetry import trace
 
 from authhooks.exporters import InMemoryTelemetry
-
-from ._flows import record, run_flow
+from telemetry._flows import record, run_flow
 
 
 def test_private_providers_spans_and_flattened_metrics() -> None:

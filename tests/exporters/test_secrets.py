@@ -14,8 +14,7 @@ from authhooks.config import Settings
 from authhooks.events import Decision, Outcome, RequestInfo
 from authhooks.exporters import AuditObserver, CompactConsoleSpanExporter, InMemoryTelemetry
 from authhooks.hooks.observer import Observer
-
-from ._flows import SUBJECT, TOKEN, record, report_background, run_flow
+from telemetry._flows import SUBJECT, TOKEN, record, report_background, run_flow
 
 SECRETS = (TOKEN, TOKEN.split(".")[2], SUBJECT, "Bearer ")
 
