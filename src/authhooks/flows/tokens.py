@@ -7,7 +7,7 @@ Store layout (keys are prefixed by the store backend):
 ``revoked:<jti>``              an invalidated access token, kept until its ``exp`` (plus leeway)
 ``refresh:<sha256>``           a refresh token's :class:`~authhooks.tokens.refresh.RefreshRecord`
 ``family:<id>:revoked``        a revoked refresh family (reuse detected, or logout)
-``family:<id>:jtis``           the access-token ids issued within a family (revoked with it)
+``family:<id>:jtis``           ``"<jti> <exp>"`` of each access token issued within a family (revoked with it)
 ============================== ========================================================================
 
 Refresh families keep the lifetime of the login that started them: rotation never extends it.
@@ -168,7 +168,7 @@ def issue_tokens_gen(
         family_expires_at = time.time() + svc.settings.refresh_ttl_seconds
     assert family_expires_at is not None
     ttl = max(1.0, family_expires_at - time.time())
-    yield StoreCall("sadd", (f"family:{family}:jtis", access.jti, ttl))
+    yield StoreCall("sadd", (f"family:{family}:jtis", f"{access.jti} {int(access.expires_at)}", ttl))
     refresh: str = yield SubFlow("issue_token", _issue_refresh_gen(svc, subject, carried, family, family_expires_at))
     scope = access.claims.get("scope")
     return TokenPair(
@@ -279,9 +279,13 @@ def validate_token_gen(auth: Any, token: str) -> Generator[Any, Any, Principal]:
 def _revoke_family_gen(svc: TokenService, family: str, ttl: float) -> Gen:
     """Mark a refresh family revoked and invalidate every access token issued within it."""
     yield StoreCall("set", (f"family:{family}:revoked", b"1", max(1.0, ttl)))
-    jtis = yield StoreCall("smembers", (f"family:{family}:jtis",))
-    for jti in jtis:
-        yield from _revoke_jti_gen(svc, jti, svc.settings.access_ttl_seconds + svc.settings.leeway_seconds)
+    members = yield StoreCall("smembers", (f"family:{family}:jtis",))
+    leeway = svc.settings.leeway_seconds
+    for member in members:
+        # Each token stays revoked until its own exp: an issue_token.pre hook may have lengthened its life.
+        jti, _, exp = member.partition(" ")
+        lifetime = float(exp) - time.time() if exp.isdigit() else svc.settings.access_ttl_seconds
+        yield from _revoke_jti_gen(svc, jti, max(lifetime, svc.settings.access_ttl_seconds) + leeway)
 
 
 def _revoke_jti_gen(svc: TokenService, jti: str, ttl: float) -> Gen:

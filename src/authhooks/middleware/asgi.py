@@ -69,6 +69,18 @@ def _prefix(value: str) -> str:
     return prefix
 
 
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: ``scope["path"]`` without the ``root_path`` prefix a server (``--root-path``) or
+    a ``Mount`` put in front of it, as Starlette's ``get_route_path`` computes it (``"/"`` for the root itself)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return "/"
+    return path[len(root) :] if path[len(root)] == "/" else path
+
+
 class AuthHooksMiddleware:
     """Pure ASGI middleware: validates Bearer tokens, serves the auth routes, observes the app's own routes.
 
@@ -93,7 +105,7 @@ class AuthHooksMiddleware:
         observe: the app's routes to bind to flows (:class:`~authhooks.middleware.observe.ObservedRoute`).
         introspect_scope: the scope a caller needs at ``{prefix}/introspect`` (``""`` for any valid token).
         strict_startup: fail the lifespan startup when ``auth.prepare()`` fails.
-        body_timeout: seconds to wait for each chunk of a body the middleware reads (408 past it).
+        body_timeout: seconds to wait for the whole of a body the middleware reads (408 past it).
 
     Raises:
         ConfigurationError: a malformed option (pattern, scope, prefix, setting value).
@@ -172,7 +184,10 @@ class AuthHooksMiddleware:
         if settings.instrument_asgi:
             from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-            self._otel = cast(ASGIApp, OpenTelemetryMiddleware(self._dispatch))
+            from authhooks.telemetry.asgi import otel_asgi_options
+
+            # Sanitized: no token from a query string or a captured Authorization header in the server span.
+            self._otel = cast(ASGIApp, OpenTelemetryMiddleware(self._dispatch, **otel_asgi_options()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point."""
@@ -193,7 +208,7 @@ class AuthHooksMiddleware:
     # -- requests -------------------------------------------------------------------------------------------
 
     async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
+        path = _route_path(scope)
         if path in self._route_paths and scope["type"] == "http":
             assert self._routes is not None
             await self._routes.serve(path, scope, receive, send)

@@ -1,7 +1,7 @@
 """Request bodies of the auth routes: a bounded read and a strict parse of JSON or form parameters.
 
 :func:`read_body` is the ASGI part: it stops reading as soon as ``limit`` is passed (or at once when
-``Content-Length`` says so) and bounds the wait for every chunk, so a slow or huge body can neither exhaust
+``Content-Length`` says so) and bounds the wait for the whole body, so a slow or huge body can neither exhaust
 memory nor hold a worker. :func:`parse_fields` is HTTP-agnostic and shared with a future WSGI driver.
 
 Accepted bodies: ``application/json`` (a UTF-8 JSON object, RFC 8259 §8.1; duplicate member names, ``NaN`` and
@@ -78,20 +78,22 @@ class ClientDisconnected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """A parameter a route reads: its name, whether it is required and its longest accepted length."""
+    """A parameter a route reads: its name, whether it is required, its longest accepted length, and whether
+    it may hold line breaks (a challenge message does)."""
 
     name: str
     required: bool = True
     max_length: int = 4096
+    multiline: bool = False
 
 
 async def read_body(receive: Receive, limit: int, content_length: bytes | None, timeout: float = 10.0) -> bytes:
-    """Read the whole request body, at most ``limit`` bytes.
+    """Read the whole request body, at most ``limit`` bytes, within ``timeout`` seconds.
 
     Raises:
         InvalidRequest: a malformed ``Content-Length``.
         PayloadTooLarge: ``Content-Length`` or the bytes received pass ``limit`` (reading stops at once).
-        BodyTimeout: a chunk took longer than ``timeout`` seconds.
+        BodyTimeout: the body (however it is chunked) did not arrive within ``timeout`` seconds.
         ClientDisconnected: the client disconnected.
     """
     if content_length is not None:
@@ -102,8 +104,10 @@ async def read_body(receive: Receive, limit: int, content_length: bytes | None, 
             raise PayloadTooLarge()
     chunks: list[bytes] = []
     size = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout  # for the whole body: a trickle of small chunks must not hold the request
     while True:
-        message = await _bounded(receive, timeout)
+        message = await _bounded(receive, deadline - loop.time())
         kind = message.get("type")
         if kind == "http.disconnect":
             raise ClientDisconnected()
@@ -125,6 +129,8 @@ async def _bounded(receive: Receive, timeout: float) -> Mapping[str, Any]:
     ``asyncio.wait`` rather than ``wait_for``: it never turns the abandoned read's cancellation into the caller's
     exception, and it works the same on Python 3.10 (no ``asyncio.timeout``).
     """
+    if timeout <= 0:
+        raise BodyTimeout()
     task = asyncio.ensure_future(receive())
     try:
         done, _ = await asyncio.wait({task}, timeout=timeout)
@@ -247,7 +253,7 @@ def parse_fields(content_type: bytes | None, body: bytes, fields: tuple[Field, .
             raise InvalidRequest(
                 f"`{f.name}` is too long (at most {f.max_length} characters).", reason="parameter_too_long"
             )
-        if not value.isprintable():
+        if not (value.replace("\n", "").isprintable() if f.multiline else value.isprintable()):
             raise InvalidRequest(f"`{f.name}` contains control characters.", reason="malformed_parameter")
         result[f.name] = value
     return result

@@ -92,16 +92,20 @@ def _masked(value: Any, depth: int = 0) -> Any:
 
 
 def _lenient_body(content_type: bytes | None, body: bytes) -> dict[str, Any] | None:
-    """The body as a mapping when it is a JSON object or a form, else ``None`` (the app judges bad input)."""
+    """The body as a mapping when it is a JSON object or a form, else ``None`` (the app judges bad input).
+
+    A body of any type but a form is read as JSON when it is JSON: Starlette's ``request.json()`` ignores
+    ``Content-Type`` and FastAPI reads a body without one as JSON, so leaving the header out must not hide the
+    identifier from the decision hooks."""
     kind, _ = media_type(content_type)
     try:
-        if kind == "application/json":
-            data = json.loads(body.decode("utf-8"))
-            return data if isinstance(data, dict) else None
         if kind == "application/x-www-form-urlencoded":
             from urllib.parse import parse_qsl
 
             return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000))
+        if body:
+            data = json.loads(body.decode("utf-8"))
+            return data if isinstance(data, dict) else None
     except (ValueError, RecursionError):
         return None
     return None
@@ -115,7 +119,7 @@ class RouteObserver:
         auth: the engine whose hooks run.
         responses: the response builder (for denials and faults).
         max_body_bytes: the body buffer limit.
-        body_timeout: seconds to wait for each body chunk.
+        body_timeout: seconds to wait for a whole body.
     """
 
     def __init__(

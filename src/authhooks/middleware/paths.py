@@ -13,8 +13,9 @@ Pattern grammar (always **anchored** to the whole path, never a substring match)
 ``/*``         everything (as does ``/**``)
 ============== ================================================================================
 
-Paths are matched on the *decoded* path (ASGI ``scope["path"]``, WSGI ``PATH_INFO``). Runs of ``/`` are collapsed
-before matching, so ``//admin`` is judged as ``/admin``. A path with a ``..`` or ``.`` segment or a NUL is refused
+Paths are matched on the *decoded* path the app routes on (ASGI ``scope["path"]`` less its ``root_path`` prefix,
+as Starlette's ``get_route_path``; WSGI ``PATH_INFO``). Runs of ``/`` are collapsed before matching, so
+``//admin`` is judged as ``/admin``. A path with a ``..`` or ``.`` segment or a NUL is refused
 outright by :func:`path_is_safe` (RFC 3986 §5.2.4 dot-segments must never reach an app unresolved).
 """
 

@@ -86,7 +86,7 @@ class AuthRoutes:
         max_body_bytes: the body limit (413 past it).
         max_token_bytes: the longest token parameter accepted.
         introspect_scope: the scope a caller needs at the introspection route.
-        body_timeout: seconds to wait for each body chunk.
+        body_timeout: seconds to wait for a whole body.
     """
 
     def __init__(
@@ -109,7 +109,7 @@ class AuthRoutes:
         self._challenge_fields = (Field("subject", max_length=512),)
         self._login_fields = (
             Field("subject", max_length=512),
-            Field("challenge", max_length=4096),
+            Field("challenge", max_length=4096, multiline=True),
             Field("signature", max_length=4096),
             Field("scheme", required=False, max_length=64),
         )
