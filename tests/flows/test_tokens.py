@@ -269,3 +269,36 @@ def test_flow_outcomes_are_observed(auth: AuthHooks) -> None:
         ("validate_token", "success", None),
         ("validate_token", "failure", "malformed_token"),
     ]
+
+
+async def test_concurrent_uses_of_one_refresh_token_succeed_once_and_revoke_the_family(auth: AuthHooks) -> None:
+    """RFC 9700 §4.14.2: of concurrent redemptions one wins; the other is a reuse and revokes the family."""
+    pair = await auth.issue_tokens("olga")
+    results = await asyncio.gather(*(auth.refresh(pair.refresh_token) for _ in range(5)), return_exceptions=True)
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    losers = [r for r in results if isinstance(r, InvalidGrant)]
+    assert len(winners) == 1
+    assert len(losers) == 4
+    assert {e.reason for e in losers} == {"refresh_token_reused"}
+    with pytest.raises(InvalidGrant):
+        await auth.refresh(winners[0].refresh_token)
+
+
+def test_concurrent_threads_redeem_one_refresh_token_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    auth = AuthHooks(store_url=f"sqlite:///{tmp_path}/s.sqlite3", state_dir=tmp_path, telemetry=False)
+    pair = auth.issue_tokens_sync("pete")
+
+    def redeem(_: int) -> str:
+        try:
+            auth.refresh_sync(pair.refresh_token)
+        except InvalidGrant as exc:
+            return exc.reason
+        return "ok"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(redeem, range(8)))
+    assert outcomes.count("ok") == 1
+    assert outcomes.count("refresh_token_reused") == 7
+    auth.close()

@@ -6,6 +6,7 @@ Store layout (keys are prefixed by the store backend):
 ============================== ========================================================================
 ``revoked:<jti>``              an invalidated access token, kept until its ``exp`` (plus leeway)
 ``refresh:<sha256>``           a refresh token's :class:`~authhooks.tokens.refresh.RefreshRecord`
+``refresh-used:<sha256>``      the atomic one-use claim of a refresh token (a second claim is a reuse)
 ``family:<id>:revoked``        a revoked refresh family (reuse detected, or logout)
 ``family:<id>:jtis``           ``"<jti> <exp>"`` of each access token issued within a family (revoked with it)
 ============================== ========================================================================
@@ -315,25 +316,25 @@ def refresh_gen(auth: Any, refresh_token: str) -> Generator[Any, Any, TokenPair]
             or len(refresh_token) > _MAX_REFRESH_LEN
         ):
             raise InvalidGrant(reason="refresh_token_unknown")
-        key = f"refresh:{hash_refresh_token(refresh_token)}"
-        raw = yield StoreCall("take", (key,))
+        digest = hash_refresh_token(refresh_token)
+        raw = yield StoreCall("get", (f"refresh:{digest}",))
         if raw is None:
             raise InvalidGrant(reason="refresh_token_unknown")
         record = RefreshRecord.from_bytes(raw)
         subject, family = record.subject, record.family_id
         yield Note(subject=subject)
-        now = time.time()
-        remaining = record.expires_at - now
-        if record.state == "rotated":
+        remaining = record.expires_at - time.time()
+        if remaining <= 0:
+            raise InvalidGrant(reason="refresh_token_expired")
+        # The one-use claim is atomic (set-if-absent): of two concurrent uses exactly one wins, and the other
+        # (like any later use) is a reuse, which revokes the family (RFC 9700 §4.14.2).
+        claimed = yield StoreCall("add", (f"refresh-used:{digest}", b"1", max(1.0, remaining)))
+        if not claimed or record.state == "rotated":
             yield from _revoke_family_gen(svc, family, remaining)
             family_revoked = True
             raise InvalidGrant(reason="refresh_token_reused")
-        if remaining <= 0:
-            raise InvalidGrant(reason="refresh_token_expired")
         if (yield StoreCall("get", (f"family:{family}:revoked",))) is not None:
             raise InvalidGrant(reason="refresh_token_revoked")
-        # Keep the used token, marked rotated, so a second use is recognised as reuse.
-        yield StoreCall("set", (key, record.rotated().to_bytes(), remaining))
         claims = {k: v for k, v in record.claims.items() if k != "scope"}
         scope = record.claims.get("scope")
         scopes = scope.split() if isinstance(scope, str) else ()
