@@ -247,11 +247,11 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
 
     def add_observer(self, observer: Observer) -> None:
         """Add an observer (telemetry, audit, a test recorder)."""
-        self._runtime.observers = (*self._runtime.observers, observer)
+        self._runtime.set_observers((*self._runtime.observers, observer))
 
     def remove_observer(self, observer: Observer) -> None:
         """Remove an observer added before."""
-        self._runtime.observers = tuple(o for o in self._runtime.observers if o is not observer)
+        self._runtime.set_observers(tuple(o for o in self._runtime.observers if o is not observer))
 
     # -- running flows ----------------------------------------------------------------------------------------
 

@@ -40,6 +40,22 @@ class Runtime:
     background: BackgroundQueue
     store_factory: Any
     _store: Any = None
+    _conditional: bool = False
+
+    def __post_init__(self) -> None:
+        self.set_observers(self.observers)
+
+    def set_observers(self, observers: tuple[Observer, ...]) -> None:
+        """Replace the observers (and note whether any of them can be inactive)."""
+        self.observers = observers
+        self._conditional = any(hasattr(type(o), "active") or hasattr(o, "active") for o in observers)
+
+    def watching(self) -> tuple[Observer, ...]:
+        """The observers that would watch a flow starting now (inactive ones left out)."""
+        observers = self.observers
+        if self._conditional:
+            return tuple(o for o in observers if getattr(o, "active", True))
+        return observers
 
     @property
     def store(self) -> Any:
@@ -49,10 +65,11 @@ class Runtime:
 
 
 def _start(rt: Runtime, flow: str, ctx: HookContext, parent: FlowRun | None) -> FlowRun | None:
-    if not rt.observers:
+    observers = rt.watching()
+    if not observers:
         return None
-    run = FlowRun(flow, ctx.request, parent)
-    for observer in rt.observers:
+    run = FlowRun(flow, ctx.request, parent, observers=observers)
+    for observer in observers:
         try:
             observer.flow_started(run)
         except Exception:
@@ -74,7 +91,7 @@ def _end(rt: Runtime, run: FlowRun, exc: BaseException | None) -> None:
     elif run.outcome is Outcome.NONE and not run.state.get("noted"):
         run.outcome = Outcome.SUCCESS
     run.duration = time.perf_counter() - run.started
-    for observer in reversed(rt.observers):
+    for observer in reversed(run.observers):
         try:
             observer.flow_ended(run)
         except Exception:
@@ -111,7 +128,9 @@ def run_sync(rt: Runtime, flow: str, gen: Generator[Any, Any, T], ctx: HookConte
                 if type(eff) is RunHooks:
                     hooks = rt.registry.get(eff.point.name)
                     if hooks:
-                        send = dispatch_sync(eff.point, hooks, eff.values, ctx, run, rt.observers, rt.background)
+                        send = dispatch_sync(
+                            eff.point, hooks, eff.values, ctx, run, run.observers if run else (), rt.background
+                        )
                 elif type(eff) is StoreCall:
                     send = getattr(rt.store.sync, eff.op)(*eff.args)
                 elif type(eff) is Note:
@@ -152,7 +171,9 @@ async def run_async(
                 if type(eff) is RunHooks:
                     hooks = rt.registry.get(eff.point.name)
                     if hooks:
-                        send = await dispatch_async(eff.point, hooks, eff.values, ctx, run, rt.observers, rt.background)
+                        send = await dispatch_async(
+                            eff.point, hooks, eff.values, ctx, run, run.observers if run else (), rt.background
+                        )
                 elif type(eff) is StoreCall:
                     send = await getattr(rt.store, eff.op)(*eff.args)
                 elif type(eff) is Note:

@@ -146,7 +146,7 @@ class TokenFlows(FlowHost):
 
     def _cached(self, token: str) -> Principal | None:
         """A cache hit when nothing would observe the flow: the fast path of a repeated token."""
-        if self._runtime.observers:
+        if self._runtime.watching():
             return None
         registry = self._registry
         if registry.version != self._plain_version:

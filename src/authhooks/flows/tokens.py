@@ -230,7 +230,7 @@ def validate_token_gen(auth: Any, token: str) -> Generator[Any, Any, Principal]:
     """
     svc: TokenService = auth.tokens
     hooks = auth._registry.get
-    observed = bool(auth._runtime.observers)
+    observed = bool(auth._runtime.watching())
     # Effects that would do nothing (no hooks at a point, no observer for a note) are not yielded: on the hot
     # path of a first-seen token the flow then yields only the revocation lookup.
     try:

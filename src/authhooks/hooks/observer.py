@@ -76,6 +76,8 @@ class FlowRun:
     state: dict[Any, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     duration: float = 0.0
+    observers: tuple[Any, ...] = field(default=(), repr=False)
+    """The observers watching this run (those active when it started)."""
 
 
 class Observer(Protocol):
@@ -83,6 +85,10 @@ class Observer(Protocol):
 
     Methods are called on the thread/task running the flow, except :meth:`hook_ran` for background hooks,
     which is called from the background worker with ``record.background`` set and the queuing flow's run.
+
+    An observer may also define a boolean ``active`` attribute or property: when it is false at the start of a
+    flow, that flow runs as if the observer were absent (telemetry uses this to cost nothing until an
+    OpenTelemetry SDK is installed).
     """
 
     def flow_started(self, run: FlowRun) -> None:

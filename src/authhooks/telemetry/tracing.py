@@ -91,6 +91,7 @@ class TelemetryObserver:
         settings = settings if settings is not None else Settings.from_env()
         self.enabled: bool = settings.telemetry
         self.hook_mode: str = settings.hook_telemetry
+        self._follows_globals = tracer_provider is None and meter_provider is None
         self._tracer = trace.get_tracer(names.INSTRUMENTATION_SCOPE, library_version(), tracer_provider)
         self._metrics = FlowMetrics(meter_provider, hook_durations=hook_durations)
         self._subject = SubjectRecorder(settings.record_subject, settings.record_subject_hashed, key=subject_key)
@@ -100,6 +101,21 @@ class TelemetryObserver:
 
     def __repr__(self) -> str:
         return f"TelemetryObserver(enabled={self.enabled}, hook_telemetry={self.hook_mode!r})"
+
+    @property
+    def active(self) -> bool:
+        """Whether recording does anything: enabled, and given a provider or with a global SDK provider
+        installed (tracing or metrics). While the global providers are the API's proxies (no SDK yet), the
+        engine leaves this observer out, so telemetry costs nothing until an SDK is set up; it is picked up
+        by the next flow once one is."""
+        if not self.enabled:
+            return False
+        if not self._follows_globals:
+            return True
+        return not (
+            type(trace.get_tracer_provider()) is trace.ProxyTracerProvider
+            and type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
+        )
 
     # -- Observer ---------------------------------------------------------------------------------------------
 
