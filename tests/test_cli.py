@@ -124,3 +124,23 @@ def test_audit_verify_passes_untouched_and_names_the_edited_record(tmp_path: Pat
     )
     assert bad.returncode == 1
     assert "line 2" in (bad.stdout + bad.stderr)
+
+
+def test_setup_telemetry_keeps_the_handle_and_close_flushes_it(tmp_path: Path) -> None:
+    """In a fresh process: `auth.setup_telemetry()` builds the SDK from OTEL_*; `close()` flushes its spans."""
+    script = (
+        "from authhooks import AuthHooks\n"
+        f"auth = AuthHooks(store_url='memory://', state_dir={str(tmp_path)!r})\n"
+        "handle = auth.setup_telemetry()\n"
+        "assert auth.telemetry_handle is handle and handle.installed\n"
+        "auth.issue_token_sync('alice')\n"
+        "auth.close()\n"
+        "import os, sys\n"
+        "sys.stdout.flush()\n"
+        "os._exit(0)  # no atexit: only close() can have flushed the batch\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHHOOKS_", "OTEL_"))}
+    env.update(OTEL_TRACES_EXPORTER="console", OTEL_METRICS_EXPORTER="none", OTEL_BSP_SCHEDULE_DELAY="60000")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 0, out.stderr
+    assert '"name": "authhooks.issue_token"' in out.stdout

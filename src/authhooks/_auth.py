@@ -3,6 +3,7 @@ the flows (as a plain Python API, async with ``*_sync`` twins, and for the middl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -77,6 +78,8 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
             default_timeout=settings.hook_timeout_seconds,
         )
         self._audit: Any = None
+        self.telemetry_handle: Any = None
+        """The SDK handle made by :meth:`setup_telemetry` (flushed at shutdown), else ``None``."""
         built: list[Observer] = []
         if settings.telemetry:
             from authhooks.telemetry.tracing import TelemetryObserver
@@ -296,13 +299,32 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
         p, values = self._fire_values(point, inputs)
         return self.run_flow_sync(p.flow, self._fire_gen(p, values), request)
 
+    def setup_telemetry(self, *, exporter: Any = None) -> Any:
+        """Build an OpenTelemetry SDK from the ``OTEL_*`` variables (only when none is installed yet) and keep
+        its handle, so that :meth:`aclose`/:meth:`close` and the middleware's shutdown flush it.
+
+        Args:
+            exporter: ``"compact"`` for the one-line-per-flow console exporter, a ``SpanExporter``, or ``None``
+                for what ``OTEL_TRACES_EXPORTER`` says.
+
+        Returns:
+            The :class:`~authhooks.telemetry.TelemetryHandle`.
+        """
+        from authhooks.telemetry.setup import setup
+
+        self.telemetry_handle = setup(self.settings, exporter=exporter)
+        return self.telemetry_handle
+
     # -- shutdown ---------------------------------------------------------------------------------------------
 
     async def aclose(self, timeout: float = 5.0) -> None:
-        """Drain background hooks (bounded by ``timeout``) and close the store."""
+        """Drain background hooks (bounded by ``timeout``), close the audit log, flush the telemetry made by
+        :meth:`setup_telemetry`, and close the store."""
         await self._runtime.background.aclose(timeout)
         if self._audit is not None:
             self._audit.close()
+        if self.telemetry_handle is not None:
+            await asyncio.to_thread(self.telemetry_handle.force_flush)
         if self._runtime._store is not None:
             await self._runtime._store.aclose()
 
@@ -311,6 +333,8 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
         self._runtime.background.close(timeout)
         if self._audit is not None:
             self._audit.close()
+        if self.telemetry_handle is not None:
+            self.telemetry_handle.force_flush()
         if self._runtime._store is not None:
             self._runtime._store.sync.close()
 

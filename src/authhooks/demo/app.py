@@ -192,13 +192,8 @@ def create_app(
 
 
 def _setup_telemetry(auth: AuthHooks) -> Any:
-    """Set up the compact console exporter; say so (and go on) when it cannot be."""
-    try:
-        from authhooks.telemetry.setup import setup
-    except ImportError as exc:  # pragma: no cover - the telemetry extra is part of the base install
-        print(f"authhooks demo: console telemetry unavailable ({exc}); continuing without it")
-        return None
-    handle = setup(auth.settings, exporter="compact")
+    """Set up the compact console exporter (kept on ``auth.telemetry_handle``, flushed at shutdown)."""
+    handle = auth.setup_telemetry(exporter="compact")
     if not handle.installed:
         print("authhooks demo: a tracer provider is already installed; telemetry goes there")
     return handle
