@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,7 @@ from authhooks.middleware import AuthHooksMiddleware
 from authhooks.telemetry.tracing import TelemetryObserver
 
 NUMBER, REPEAT = 2000, 9
+STATE_DIR = tempfile.mkdtemp(prefix="authhooks-bench-")
 
 
 class _Drop(SpanExporter):
@@ -57,7 +59,7 @@ async def _me(request: Any) -> PlainTextResponse:
 
 
 def build(mode: str) -> tuple[Any, dict[str, Any]]:
-    auth = AuthHooks(store_url="memory://", secret=Secret("t" * 48), telemetry=False, state_dir=".authhooks-bench")
+    auth = AuthHooks(store_url="memory://", secret=Secret("t" * 48), telemetry=False, state_dir=STATE_DIR)
     if mode != "off":
         hook_mode = "span" if mode == "span" else "event"
         settings = auth.settings.replace(telemetry=True, hook_telemetry=hook_mode)
