@@ -1,18 +1,28 @@
 """What telemetry costs on a protected request, in one run.
 
-Run: ``python benchmarks/telemetry.py``. A Starlette route behind ``AuthHooksMiddleware`` with three hooks at
-``validate_token.post`` (a repeated HS256 token, so the validated-token cache answers and the hooks and
-telemetry are most of the work), called in-process with a prepared ASGI scope:
+Run: ``python benchmarks/telemetry.py``. A Starlette route behind ``AuthHooksMiddleware``, called in-process
+with a prepared ASGI scope and a repeated HS256 token (the validated-token cache answers, so hooks and telemetry
+are most of the work). With three hooks at ``validate_token.post``:
 
 - ``off``: ``AUTHHOOKS_TELEMETRY=false``;
 - ``event``: the default (one flow span, one span event per hook run, the flow-duration histogram);
 - ``event+hook_metrics``: plus the per-hook duration histogram (``AUTHHOOKS_HOOK_METRICS=true``);
-- ``span``: a child span per hook run;
-- next to the cost of one SDK span (start + end) on the same provider.
+- ``span``: a child span per hook run.
+
+And, to price the parts:
+
+- ``off, 0 hooks`` / ``event, 0 hooks``: the same without hooks, so ``hooks_event`` (what recording the three
+  hook runs adds: ``(event - off) - (event, 0 hooks - off, 0 hooks)``) is separated from the flow's own span
+  and histogram;
+- ``off + 1 SDK span``: ``off`` with one bare SDK span started and ended around each request by a wrapping
+  ASGI app, so ``span_per_request`` is what one SDK span costs *per request*, in the same warm-up state as the
+  modes (in a tight loop of nothing but spans, ``one SDK span, tight loop``, it looks about half as dear);
+- ``off + 1 current span``: the same with ``start_as_current_span`` (the span made current, as the flow span
+  is, and as instrumentations do).
 
 The SDK provider has a ``BatchSpanProcessor`` with an exporter that drops everything, and a metric reader. The
-last lines give ``added_<mode>_us`` (the mode minus ``off``) and ``added_event_in_spans`` (that cost in units
-of one SDK span; the product target is at most 1).
+last lines give each mode's added µs and ``added_event_in_spans`` / ``hooks_event_in_spans`` in units of
+``span_per_request``.
 """
 
 from __future__ import annotations
@@ -58,7 +68,7 @@ async def _me(request: Any) -> PlainTextResponse:
     return PlainTextResponse(request.user.identity)
 
 
-def build(mode: str) -> tuple[Any, dict[str, Any]]:
+def build(mode: str, hooks: int = 3) -> tuple[Any, dict[str, Any]]:
     auth = AuthHooks(store_url="memory://", secret=Secret("t" * 48), telemetry=False, state_dir=STATE_DIR)
     if mode != "off":
         hook_mode = "span" if mode == "span" else "event"
@@ -80,7 +90,7 @@ def build(mode: str) -> tuple[Any, dict[str, Any]]:
     def quota(principal: Principal) -> None:
         return None
 
-    for fn in (audit, tier, quota):
+    for fn in (audit, tier, quota)[:hooks]:
         auth.add_hook("validate_token.post", fn)
     app = AuthHooksMiddleware(Starlette(routes=[Route("/me", _me)]), auth=auth, protect=["/me"])
     token = auth.issue_token_sync("alice").token
@@ -128,27 +138,58 @@ def _one_span(n: int) -> float:
     return (time.perf_counter_ns() - start) / n / 1000
 
 
+class _OneSpan:
+    """Wraps an app with one bare SDK span per request (or, with ``current``, one made current)."""
+
+    def __init__(self, app: Any, *, current: bool) -> None:
+        self.app, self.current = app, current
+        self.tracer = TRACER_PROVIDER.get_tracer("bench")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self.current:
+            with self.tracer.start_as_current_span("one"):
+                await self.app(scope, receive, send)
+            return
+        self.tracer.start_span("one").end()
+        await self.app(scope, receive, send)
+
+
+def _added(results: dict[str, list[float]], mode: str, base: str = "off") -> list[float]:
+    return [m - o for m, o in zip(results[mode], results[base], strict=True)]
+
+
 async def main() -> None:
     modes = ("off", "event", "event+hook_metrics", "span")
     apps = {mode: build(mode) for mode in modes}
-    results: dict[str, list[float]] = {mode: [] for mode in modes}
-    results["one SDK span"] = []
+    apps["off, 0 hooks"] = build("off", hooks=0)
+    apps["event, 0 hooks"] = build("event", hooks=0)
+    app, scope = build("off")
+    apps["off + 1 SDK span"] = (_OneSpan(app, current=False), scope)
+    apps["off + 1 current span"] = (_OneSpan(app, current=True), scope)
+    results: dict[str, list[float]] = {mode: [] for mode in apps}
+    results["one SDK span, tight loop"] = []
     for app, scope in apps.values():
         await _per_request(app, scope, NUMBER // 10)
     for _ in range(REPEAT):
         for mode, (app, scope) in apps.items():
             results[mode].append(await _per_request(app, scope, NUMBER))
-        results["one SDK span"].append(_one_span(NUMBER))
-    print("\nprotected request, 3 hooks, repeated HS256 token (µs per request, median of rounds)")
+        results["one SDK span, tight loop"].append(_one_span(NUMBER))
+    print("\nprotected request, repeated HS256 token (µs per request, median of rounds)")
     for name, values in results.items():
-        print(f"  {name:<22} {statistics.median(values):8.2f} µs")
+        print(f"  {name:<26} {statistics.median(values):8.2f} µs")
     print()
-    span = results["one SDK span"]
+    span = _added(results, "off + 1 SDK span")
+    print(f"span_per_request_us={statistics.median(span):.2f}")
+    print(f"current_span_per_request_us={statistics.median(_added(results, 'off + 1 current span')):.2f}")
     for mode in modes[1:]:
-        added = [m - o for m, o in zip(results[mode], results["off"], strict=True)]
-        print(f"added_{mode.replace('+', '_')}_us={statistics.median(added):.2f}")
-    added_event = [(m - o) / s for m, o, s in zip(results["event"], results["off"], span, strict=True)]
-    print(f"added_event_in_spans={statistics.median(added_event):.2f}")
+        print(f"added_{mode.replace('+', '_')}_us={statistics.median(_added(results, mode)):.2f}")
+    flow_only = _added(results, "event, 0 hooks", "off, 0 hooks")
+    hooks = [e - f for e, f in zip(_added(results, "event"), flow_only, strict=True)]
+    print(f"flow_event_us={statistics.median(flow_only):.2f}")
+    print(f"hooks_event_us={statistics.median(hooks):.2f}")
+    added = _added(results, "event")
+    print(f"added_event_in_spans={statistics.median(a / b for a, b in zip(added, span, strict=True)):.2f}")
+    print(f"hooks_event_in_spans={statistics.median(h / b for h, b in zip(hooks, span, strict=True)):.2f}")
     TRACER_PROVIDER.shutdown()
 
 

@@ -79,12 +79,16 @@ class _Outcome:
         self.reason: str | None = None
 
 
+_CONTINUE = _Outcome()
+"""The outcome of a run that returned nothing (shared: never mutated)."""
+
+
 def _interpret(h: HookImpl, r: Any, values: dict[str, Any]) -> _Outcome:
     """Turn a hook's return into a decision; raises HookError for a return the point does not allow."""
-    out = _Outcome()
     point = h.point
     if r is None or point.kind is PointKind.NOTIFICATION:
-        return out
+        return _CONTINUE
+    out = _Outcome()
     if isinstance(r, Deny):
         return _denied(h, r, out)
     if point.kind is PointKind.PROVIDE:
@@ -320,7 +324,12 @@ async def dispatch_async(
                 queued = background is not None and background.submit_async(h, dict(values), ctx, run, observers)
                 _skip(run, observers, h, Decision.QUEUED if queued else Decision.DROPPED)
                 continue
-            r = await _call_async(h, values, ctx)
+            if h.timeout is None and not h.is_async:
+                r = h.call(values, ctx)  # the common case, without a coroutine around it
+                if r is not None and inspect.isawaitable(r):
+                    r = await r
+            else:
+                r = await _call_async(h, values, ctx)
             out = _interpret(h, r, values)
         except Deny as denial:
             out = _denied(h, denial, _Outcome())

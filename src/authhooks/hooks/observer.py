@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from authhooks.events import Decision, Outcome, RequestInfo
 
 __all__ = ["FlowRun", "HookRecord", "Observer"]
 
 
-@dataclass(frozen=True, slots=True)
-class HookRecord:
-    """One hook run, as observers see it.
+class HookRecord(NamedTuple):
+    """One hook run, as observers see it (an immutable named tuple: one is made per observed hook run).
 
     Attributes:
         hook: the hook's name (its ``name=`` or qualified function name).

@@ -59,15 +59,22 @@ class _Tally:
         self._lock = threading.Lock()
 
     def add(self, key: Hashable, attrs: dict[str, Any]) -> None:
+        """Count one more under ``key`` (``attrs`` are its attributes, kept the first time)."""
+        self.add_all([(key, attrs)])
+
+    def add_all(self, items: list[tuple[Hashable, dict[str, Any]]]) -> None:
+        """:meth:`add` for several keys under one acquisition of the lock."""
         with self._lock:
-            entry = self._counts.get(key)
-            if entry is None:
-                if len(self._counts) >= CARDINALITY_LIMIT:
-                    key, attrs = _OVERFLOW_KEY, _OVERFLOW
-                    entry = self._counts.get(key)
+            counts = self._counts
+            for key, attrs in items:
+                entry = counts.get(key)
                 if entry is None:
-                    entry = self._counts[key] = [attrs, 0]
-            entry[1] += 1
+                    if len(counts) >= CARDINALITY_LIMIT:
+                        key, attrs = _OVERFLOW_KEY, _OVERFLOW
+                        entry = counts.get(key)
+                    if entry is None:
+                        entry = counts[key] = [attrs, 0]
+                entry[1] += 1
 
     def observe(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
@@ -157,22 +164,45 @@ class FlowMetrics:
 
     def hook_ran(self, record: HookRecord) -> None:
         """Record one hook run: its decision, its duration when it ran, a drop when it was dropped."""
+        key, attrs = self._hook_key(record)
+        self._decisions.add(key, attrs)
         decision = record.decision
+        if decision is Decision.DROPPED:
+            self._dropped.add(key[:2], {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point})
+        elif self._hook_duration is not None and decision not in _NOT_TIMED:
+            self._hook_duration.record(record.duration, attrs)
+
+    def hooks_ran(self, run: FlowRun) -> None:
+        """Record the hook runs of an ended flow (its background runs are recorded as they run)."""
+        records = [record for record in run.hooks if not record.background]
+        if not records:
+            return
+        keyed = [self._hook_key(record) for record in records]
+        self._decisions.add_all(keyed)
+        dropped = [
+            (key[:2], {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point})
+            for record, (key, _) in zip(records, keyed, strict=True)
+            if record.decision is Decision.DROPPED
+        ]
+        if dropped:
+            self._dropped.add_all(dropped)
+        if self._hook_duration is not None:
+            for record, (_, attrs) in zip(records, keyed, strict=True):
+                if record.decision not in _NOT_TIMED:
+                    self._hook_duration.record(record.duration, attrs)
+
+    def _hook_key(self, record: HookRecord) -> tuple[tuple[str, str, Decision, str | None], dict[str, Any]]:
         error_type = hook_error_type(record)
-        key = (record.hook, record.point, decision, error_type)
+        key = (record.hook, record.point, record.decision, error_type)
         attrs = self._hook_attrs.get(key)
         if attrs is None:
             attrs = {
                 names.ATTR_HOOK_NAME: record.hook,
                 names.ATTR_HOOK_POINT: record.point,
-                names.ATTR_HOOK_DECISION: decision.value,
+                names.ATTR_HOOK_DECISION: record.decision.value,
             }
             if error_type is not None:
                 attrs[names.ATTR_ERROR_TYPE] = error_type
             if len(self._hook_attrs) < CARDINALITY_LIMIT:
                 self._hook_attrs[key] = attrs
-        self._decisions.add(key, attrs)
-        if decision is Decision.DROPPED:
-            self._dropped.add(key[:2], {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point})
-        elif self._hook_duration is not None and decision not in _NOT_TIMED:
-            self._hook_duration.record(record.duration, attrs)
+        return key, attrs

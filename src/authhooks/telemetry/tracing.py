@@ -9,8 +9,9 @@ installed every call lands on a no-op tracer and meter. Names are those of :mod:
   audit log.
 - ``hook_ran``: per ``Settings.hook_telemetry``:
 
-  - ``event`` (default): a span event ``authhooks.hook`` on the flow span with the hook's name, point, stage,
-    decision and duration in milliseconds; cheap (no extra span).
+  - ``event`` (default): a span event ``authhooks.hook`` on the flow span with the hook's name, stage,
+    decision and duration in milliseconds (the flow span names the flow, so the point is left out); no extra
+    span, about a third of one span's cost per run (``benchmarks/telemetry.py``).
   - ``span``: a child span ``authhooks.hook`` per run, with explicit start and end times derived from the
     run's duration (the hook has already run when it is reported); status ``Error`` when it raised or timed out.
   - ``off``: nothing in traces.
@@ -18,9 +19,10 @@ installed every call lands on a no-op tracer and meter. Names are those of :mod:
   Shadow-mode runs carry ``authhooks.hook.enforced=false``; a shadow denial has decision ``shadow_deny``.
   Background runs (``record.background``) are reported after the flow may have ended, so in ``event`` and
   ``span`` mode they become their own ``authhooks.hook`` span in a new trace, **linked** to the flow span.
-  Metrics are recorded in every mode.
-- ``flow_ended``: sets outcome, reason, hook counts, the subject (only as allowed by ``record_subject`` /
-  ``record_subject_hashed``), status ``Error`` + ``error.type`` for faults only (see
+  Metrics are recorded in every mode: a flow's own hook runs all at once when it ends (one lock for the
+  tallies), background runs as they are reported.
+- ``flow_ended``: records the flow's metrics, sets outcome, reason, hook counts, the subject (only as allowed
+  by ``record_subject`` / ``record_subject_hashed``), status ``Error`` + ``error.type`` for faults only (see
   :mod:`authhooks.telemetry.faults`), ends the span and restores the previous context.
 
 No method raises for well-formed records; the engine still guards every observer call.
@@ -97,7 +99,7 @@ class TelemetryObserver:
         self._subject = SubjectRecorder(settings.record_subject, settings.record_subject_hashed, key=subject_key)
         self._subject_attr = names.ATTR_SUBJECT_HASH if self._subject.mode == "hashed" else names.ATTR_SUBJECT
         self._flows: dict[str, tuple[str, Attributes]] = {}
-        self._hook_attrs: dict[tuple[str, str, str, Decision, bool, bool, bool], Attributes] = {}
+        self._hook_attrs: dict[tuple[str, str, str, Decision, bool, bool, bool, str | None], Attributes] = {}
 
     def __repr__(self) -> str:
         return f"TelemetryObserver(enabled={self.enabled}, hook_telemetry={self.hook_mode!r})"
@@ -140,33 +142,34 @@ class TelemetryObserver:
         run.state[FLOW_SPAN_CONTEXT] = span.get_span_context()
 
     def hook_ran(self, run: FlowRun, record: HookRecord) -> None:
-        """Record metrics, then the run as an event, a child span or (background) a linked span."""
+        """Record the run as an event or a child span (background runs: a linked span and their metrics).
+
+        The metrics of a flow's own hook runs are recorded once, when the flow ends (:meth:`flow_ended`)."""
         if not self.enabled:
             return
-        self._metrics.hook_ran(record)
-        mode = self.hook_mode
-        if mode == "off":
-            return
         if record.background:
-            self._background(run, record)
+            self._metrics.hook_ran(record)
+            if self.hook_mode != "off":
+                self._background(run, record)
             return
         state = run.state.get(self)
-        if state is None:
+        if state is None or self.hook_mode == "off":
             return
-        span = state[0]
-        if not span.is_recording():
+        if self.hook_mode == "event":
+            # A non-recording span ignores events: no is_recording() guard is needed for the cheap mode.
+            attrs = self._attrs(run, record, True)
+            state[0].add_event(names.EVENT_HOOK, {**attrs, names.ATTR_HOOK_DURATION_MS: record.duration * 1000.0})
             return
-        attrs = self._attrs(run, record, mode == "event")
-        if mode == "event":
-            span.add_event(names.EVENT_HOOK, {**attrs, names.ATTR_HOOK_DURATION_MS: round(record.duration * 1000.0, 3)})
-        else:
-            end = time.time_ns()
-            child = self._tracer.start_span(
-                names.SPAN_HOOK, state[2], _INTERNAL, attrs, start_time=end - int(record.duration * 1e9)
-            )
-            if names.ATTR_ERROR_TYPE in attrs:
-                child.set_status(_ERROR)
-            child.end(end_time=end)
+        if not state[0].is_recording():
+            return
+        attrs = self._attrs(run, record, False)
+        end = time.time_ns()
+        child = self._tracer.start_span(
+            names.SPAN_HOOK, state[2], _INTERNAL, attrs, start_time=end - int(record.duration * 1e9)
+        )
+        if names.ATTR_ERROR_TYPE in attrs:
+            child.set_status(_ERROR)
+        child.end(end_time=end)
 
     def flow_ended(self, run: FlowRun) -> None:
         """Set the outcome attributes and status, end the span, restore the context; record metrics."""
@@ -174,6 +177,7 @@ class TelemetryObserver:
             return
         error_type = fault_type(run)
         self._metrics.flow_ended(run, error_type)
+        self._metrics.hooks_ran(run)
         state = run.state.pop(self, None)
         if state is None:
             return
@@ -224,7 +228,8 @@ class TelemetryObserver:
     def _attrs(self, run: FlowRun, record: HookRecord, event: bool, *, background: bool = False) -> Attributes:
         # Events leave out the point (the flow span names the flow; the stage completes it): every attribute
         # of an event costs about a microsecond in the SDK.
-        key = (str(run.flow), record.hook, record.point, record.decision, record.enforced, event, background)
+        error_type = hook_error_type(record)
+        key = (run.flow, record.hook, record.point, record.decision, record.enforced, event, background, error_type)
         attrs = self._hook_attrs.get(key)
         if attrs is None:
             attrs = {names.ATTR_HOOK_NAME: record.hook}
@@ -237,7 +242,6 @@ class TelemetryObserver:
             if background:
                 attrs[names.ATTR_FLOW] = key[0]
                 attrs[names.ATTR_HOOK_BACKGROUND] = True
-            error_type = hook_error_type(record)
             if error_type is not None:
                 attrs[names.ATTR_ERROR_TYPE] = error_type
             if len(self._hook_attrs) >= _CACHE_LIMIT:
