@@ -17,7 +17,7 @@ counted under ``{"otel.metric.overflow": True}``, as the SDK's own cardinality l
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -62,7 +62,7 @@ class _Tally:
         """Count one more under ``key`` (``attrs`` are its attributes, kept the first time)."""
         self.add_all([(key, attrs)])
 
-    def add_all(self, items: list[tuple[Hashable, dict[str, Any]]]) -> None:
+    def add_all(self, items: Sequence[tuple[Hashable, dict[str, Any]]]) -> None:
         """:meth:`add` for several keys under one acquisition of the lock."""
         with self._lock:
             counts = self._counts
