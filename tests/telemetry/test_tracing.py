@@ -129,6 +129,19 @@ def test_shadow_denial_is_recorded_as_not_enforced(telemetry: InMemoryTelemetry)
     assert span.attributes is not None and "authhooks.hooks.denied" not in span.attributes
 
 
+def test_a_shadow_hook_that_denied_then_failed_carries_the_error_type_the_second_time(
+    telemetry: InMemoryTelemetry,
+) -> None:
+    # Same hook, same decision (shadow_deny) and flow: only the failure tells the two runs apart.
+    observer = telemetry.observer()
+    run_flow(observer, "login", [record("geo_fence", Decision.SHADOW_DENY, enforced=False, reason="geo")])
+    failed = record("geo_fence", Decision.SHADOW_DENY, enforced=False, error_type="RuntimeError", reason="hook_error")
+    run_flow(observer, "login", [failed])
+    first, second = (span.events[0].attributes for span in telemetry.flow_spans("login"))
+    assert first is not None and "error.type" not in first
+    assert second is not None and second["error.type"] == "hook_error"
+
+
 def test_span_mode_makes_a_timed_child_span_per_hook_run(telemetry: InMemoryTelemetry) -> None:
     observer = telemetry.observer(Settings(hook_telemetry="span"))
     run_flow(
