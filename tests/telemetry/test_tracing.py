@@ -308,6 +308,7 @@ def test_unsampled_flows_skip_attribute_work() -> None:
     observer = TelemetryObserver(Settings(), tracer_provider=TracerProvider(sampler=ALWAYS_OFF))
     run = run_flow(observer, "login", [record("rate_limit")], subject=SUBJECT)
     assert not run.state[FLOW_SPAN_CONTEXT].is_valid or not run.state[FLOW_SPAN_CONTEXT].trace_flags.sampled
+    assert observer._hook_attrs == {}  # no hook-event attributes were built for a span nobody records
 
 
 def test_without_an_sdk_the_observer_is_a_harmless_no_op() -> None:

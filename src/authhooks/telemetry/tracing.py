@@ -155,12 +155,12 @@ class TelemetryObserver:
         state = run.state.get(self)
         if state is None or self.hook_mode == "off":
             return
-        if self.hook_mode == "event":
-            # A non-recording span ignores events: no is_recording() guard is needed for the cheap mode.
-            attrs = self._attrs(run, record, True)
-            state[0].add_event(names.EVENT_HOOK, {**attrs, names.ATTR_HOOK_DURATION_MS: record.duration * 1000.0})
+        span = state[0]
+        if not span.is_recording():  # unsampled: no attribute work at all
             return
-        if not state[0].is_recording():
+        if self.hook_mode == "event":
+            attrs = self._attrs(run, record, True)
+            span.add_event(names.EVENT_HOOK, {**attrs, names.ATTR_HOOK_DURATION_MS: record.duration * 1000.0})
             return
         attrs = self._attrs(run, record, False)
         end = time.time_ns()
