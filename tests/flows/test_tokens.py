@@ -4,6 +4,8 @@ and the hooks around each of them, under both drivers."""
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -302,3 +304,90 @@ def test_concurrent_threads_redeem_one_refresh_token_once(tmp_path: Path) -> Non
     assert outcomes.count("ok") == 1
     assert outcomes.count("refresh_token_reused") == 7
     auth.close()
+
+
+# -- a login ends as a whole (issue 11, items 0 and 2) -----------------------------------------------------
+
+
+def test_invalidating_an_access_token_ends_its_whole_login(auth: AuthHooks, call: Any) -> None:
+    """Logout with only the access token: the refresh token and every other access token of the login die."""
+    first = call(auth, "issue_tokens", "alice", scopes=["read"])
+    second = call(auth, "refresh", first.refresh_token)
+    assert call(auth, "validate_token", first.access_token).subject == "alice"  # refresh does not revoke it
+    assert call(auth, "invalidate_token", first.access_token) is True
+    for token in (first.access_token, second.access_token):
+        with pytest.raises(RevokedToken):
+            call(auth, "validate_token", token)
+    with pytest.raises(InvalidGrant):
+        call(auth, "refresh", second.refresh_token)
+
+
+def test_every_token_of_a_login_carries_its_login_id_whatever_the_hooks_do(auth: AuthHooks, call: Any) -> None:
+    auth.add_hook("issue_token.pre", lambda claims: {"claims": {**claims, "sid": "forged"}}, name="forge")
+    auth.add_hook(
+        "issue_token.pre", lambda claims: {"claims": {k: v for k, v in claims.items() if k != "sid"}}, name="drop"
+    )
+    first = call(auth, "issue_tokens", "alice")
+    second = call(auth, "refresh", first.refresh_token)
+    sids = {call(auth, "validate_token", pair.access_token).claims["sid"] for pair in (first, second)}
+    assert len(sids) == 1 and "forged" not in sids
+    lone = call(auth, "issue_token", "bob").token
+    assert "sid" not in call(auth, "validate_token", lone).claims
+    assert call(auth, "invalidate_token", lone) is True  # a token outside any login is revoked alone
+    with pytest.raises(RevokedToken):
+        call(auth, "validate_token", lone)
+    assert call(auth, "validate_token", second.access_token).subject == "alice"
+
+
+def _shared_store_urls(tmp_path: Path) -> list[str]:
+    urls = [f"sqlite:///{tmp_path / 'shared.db'}"]
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        probe = AuthHooks(store_url=redis_url, state_dir=tmp_path, telemetry=False, secret=SECRET)
+        probe.store.sync.ping()
+        probe.close()
+        urls.append(redis_url)
+    except Exception:
+        if os.environ.get("CI"):
+            raise
+    return urls
+
+
+def _force_the_refresh_race(url: str, tmp_path: Path) -> None:
+    prefix = f"race-{uuid.uuid4().hex}:"
+    options: dict[str, Any] = {
+        "store_url": url,
+        "state_dir": tmp_path,
+        "telemetry": False,
+        "secret": SECRET,
+        "store_key_prefix": prefix,
+    }
+    winner, loser, fresh = AuthHooks(**options), AuthHooks(**options), AuthHooks(**options)
+    pair = winner.issue_tokens_sync("alice")
+    lost: list[InvalidGrant] = []
+
+    def interleave(token_type: str) -> None:
+        if token_type == "access" and not lost:
+            try:
+                loser.refresh_sync(pair.refresh_token)
+            except InvalidGrant as exc:
+                lost.append(exc)
+
+    winner.add_hook("issue_token.pre", interleave, name="interleave")
+    won = winner.refresh_sync(pair.refresh_token)
+    assert lost and lost[0].reason == "refresh_token_reused"
+    for instance in (winner, loser, fresh):
+        for token in (pair.access_token, won.access_token):
+            with pytest.raises(RevokedToken):
+                instance.validate_token_sync(token)
+    with pytest.raises(InvalidGrant):
+        fresh.refresh_sync(won.refresh_token)
+    for instance in (winner, loser, fresh):
+        instance.close()
+
+
+def test_a_token_issued_while_its_family_is_revoked_is_refused_everywhere(tmp_path: Path) -> None:
+    """The refresh-reuse race, forced: the loser revokes the family between the winner's claim and the winner's
+    new access token. That token must be refused by both instances and by a fresh one (SQLite and Redis)."""
+    for url in _shared_store_urls(tmp_path):
+        _force_the_refresh_race(url, tmp_path)

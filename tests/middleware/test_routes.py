@@ -64,6 +64,20 @@ async def test_logout_also_revokes_the_refresh_token(auth: AuthHooks) -> None:
         assert r.status_code == 400
 
 
+async def test_logout_with_only_the_access_token_ends_the_whole_login(auth: AuthHooks) -> None:
+    """What the examples and the demo send (the access token alone): the refresh token dies with the login."""
+    async with client(make_app(auth)) as c:
+        tokens = await login(c)
+        r = await c.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        fresh = r.json()
+        r = await c.post("/auth/logout", headers=bearer(tokens["access_token"]))
+        assert r.status_code == 204
+        r = await c.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+        for token in (tokens["access_token"], fresh["access_token"]):
+            assert (await c.get("/api/me", headers=bearer(token))).status_code == 401
+
+
 async def test_logout_needs_a_bearer_token(auth: AuthHooks) -> None:
     async with client(make_app(auth)) as c:
         r = await c.post("/auth/logout")

@@ -12,6 +12,12 @@ Store layout (keys are prefixed by the store backend):
 ============================== ========================================================================
 
 Refresh families keep the lifetime of the login that started them: rotation never extends it.
+
+A refresh family **is** the login: every access token issued within it carries the family id as its ``sid``
+claim. Validation refuses a token whose ``jti`` is revoked *or* whose ``sid`` names a revoked family, so a token
+issued concurrently with a family's revocation (the winner of a refresh-reuse race, issued after the loser read
+the family's members) is refused too; and invalidating any token of a login (the access token at logout, or the
+refresh token) ends the whole login.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ _VS_PRE, _VS_POST = CATALOGUE["verify_signature.pre"], CATALOGUE["verify_signatu
 _RT_PRE, _RT_POST, _RT_FAILED = (CATALOGUE[f"refresh_token.{s}"] for s in ("pre", "post", "failed"))
 _IV_PRE, _IV_POST = CATALOGUE["invalidate_token.pre"], CATALOGUE["invalidate_token.post"]
 _MAX_REFRESH_LEN = 128
+_MAX_SID_LEN = 128
 
 
 def _fault_reason(exc: BaseException) -> str:
@@ -75,8 +82,10 @@ def issue_token_gen(
     claims: Mapping[str, Any] | None,
     token_type: str = "access",
     ttl_seconds: int | None = None,
+    sid: str | None = None,
 ) -> Generator[Any, Any, IssuedToken]:
-    """Sign one JWT. ``issue_token.pre`` may change ``claims`` and ``ttl_seconds`` or deny."""
+    """Sign one JWT. ``issue_token.pre`` may change ``claims`` and ``ttl_seconds`` or deny; ``sid`` (the login's
+    refresh family) is reserved and set after the hooks, so no hook can detach a token from its login."""
     issuer = svc.require_issuer()
     values: dict[str, Any] = {
         "subject": subject,
@@ -91,7 +100,7 @@ def issue_token_gen(
         raise HookError("issue_token.pre: 'claims' must stay a mapping")
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
         raise HookError("issue_token.pre: 'ttl_seconds' must stay a positive integer")
-    issued = issuer.issue(subject, new_claims, token_type=token_type, ttl=ttl)
+    issued = issuer.issue(subject, new_claims, token_type=token_type, ttl=ttl, sid=sid)
     yield RunHooks(
         _IT_POST,
         {
@@ -163,11 +172,11 @@ def issue_tokens_gen(
     scope_list = sorted(set(scopes))
     if scope_list:
         carried["scope"] = " ".join(scope_list)
-    access: IssuedToken = yield SubFlow("issue_token", issue_token_gen(svc, subject, carried, "access"))
     if family is None:
         family = new_jti()
         family_expires_at = time.time() + svc.settings.refresh_ttl_seconds
     assert family_expires_at is not None
+    access: IssuedToken = yield SubFlow("issue_token", issue_token_gen(svc, subject, carried, "access", sid=family))
     ttl = max(1.0, family_expires_at - time.time())
     yield StoreCall("sadd", (f"family:{family}:jtis", f"{access.jti} {int(access.expires_at)}", ttl))
     refresh: str = yield SubFlow("issue_token", _issue_refresh_gen(svc, subject, carried, family, family_expires_at))
@@ -246,17 +255,7 @@ def validate_token_gen(auth: Any, token: str) -> Generator[Any, Any, Principal]:
                 principal = svc.validator.validate(token)
             else:
                 principal = yield from _verify_gen(auth, svc, token)
-            jti = principal.jti
-            if jti is not None:
-                try:
-                    revoked = yield StoreCall("get", (f"revoked:{jti}",))
-                except StoreError:
-                    if svc.settings.store_failure == "closed":
-                        raise
-                    yield Note(reason="store_unavailable_fail_open")
-                    revoked = None
-                if revoked is not None:
-                    raise RevokedToken()
+            yield from _check_revocation_gen(svc, principal)
             svc.cache.put(token, principal)
         if observed:
             yield Note(subject=principal.subject)
@@ -274,19 +273,55 @@ def validate_token_gen(auth: Any, token: str) -> Generator[Any, Any, Principal]:
         raise
 
 
+def _login_id(principal: Principal) -> str | None:
+    """The ``sid`` (refresh family) a token belongs to, when it carries a usable one."""
+    sid = principal.claims.get("sid")
+    return sid if type(sid) is str and 0 < len(sid) <= _MAX_SID_LEN else None
+
+
+def _check_revocation_gen(svc: TokenService, principal: Principal) -> Gen:
+    """Refuse a token whose ``jti`` was invalidated or whose login (``sid``) was ended.
+
+    Both lookups are needed: a ``jti`` alone misses a token issued concurrently with its family's revocation,
+    a ``sid`` alone misses a token invalidated on its own. A store fault fails closed unless ``store_failure``
+    is ``open``.
+    """
+    keys = [f"revoked:{principal.jti}"] if principal.jti is not None else []
+    sid = _login_id(principal)
+    if sid is not None:
+        keys.append(f"family:{sid}:revoked")
+    for key in keys:
+        try:
+            revoked = yield StoreCall("get", (key,))
+        except StoreError:
+            if svc.settings.store_failure == "closed":
+                raise
+            yield Note(reason="store_unavailable_fail_open")
+            return
+        if revoked is not None:
+            raise RevokedToken()
+
+
 # -- refresh_token -----------------------------------------------------------------------------------------
 
 
-def _revoke_family_gen(svc: TokenService, family: str, ttl: float) -> Gen:
-    """Mark a refresh family revoked and invalidate every access token issued within it."""
-    yield StoreCall("set", (f"family:{family}:revoked", b"1", max(1.0, ttl)))
+def _revoke_family_gen(svc: TokenService, family: str, remaining: float) -> Gen:
+    """End a login: mark its refresh family revoked and invalidate every access token issued within it.
+
+    The family mark outlives both the family (``remaining`` seconds) and every access token of the family (their
+    ``exp``, at least ``access_ttl``), since validation consults it for tokens that were issued concurrently and
+    so are missing from the member list read here.
+    """
+    settings = svc.settings
+    now = time.time()
+    mark = max(remaining, settings.access_ttl_seconds) + settings.leeway_seconds
+    yield StoreCall("set", (f"family:{family}:revoked", b"1", max(1.0, mark)))
     members = yield StoreCall("smembers", (f"family:{family}:jtis",))
-    leeway = svc.settings.leeway_seconds
     for member in members:
         # Each token stays revoked until its own exp: an issue_token.pre hook may have lengthened its life.
         jti, _, exp = member.partition(" ")
-        lifetime = float(exp) - time.time() if exp.isdigit() else svc.settings.access_ttl_seconds
-        yield from _revoke_jti_gen(svc, jti, max(lifetime, svc.settings.access_ttl_seconds) + leeway)
+        lifetime = float(exp) - now if exp.isdigit() else settings.access_ttl_seconds
+        yield from _revoke_jti_gen(svc, jti, max(lifetime, settings.access_ttl_seconds) + settings.leeway_seconds)
 
 
 def _revoke_jti_gen(svc: TokenService, jti: str, ttl: float) -> Gen:
@@ -362,10 +397,13 @@ def refresh_gen(auth: Any, refresh_token: str) -> Generator[Any, Any, TokenPair]
 
 
 def invalidate_token_gen(auth: Any, token: str) -> Generator[Any, Any, bool]:
-    """Revoke an access token (by ``jti``, until its ``exp``) or a refresh token (its whole family).
+    """End the login a token belongs to: a refresh token or an access token carrying ``sid`` revokes the whole
+    refresh family (every refresh and access token of that login); an access token without ``sid`` (issued
+    alone, by :meth:`issue_token`) is revoked by ``jti`` until its ``exp``.
 
     Returns True when something was revoked; False for a token that is invalid, expired or unknown (RFC 7009
-    §2.2: the caller answers 200 either way). ``invalidate_token.pre`` may deny.
+    §2.2: the caller answers 200 either way; §2.1 lets revoking an access token revoke its refresh token).
+    ``invalidate_token.pre`` may deny.
     """
     svc: TokenService = auth.tokens
     if type(token) is str and token.startswith(REFRESH_TOKEN_PREFIX) and len(token) <= _MAX_REFRESH_LEN:
@@ -397,6 +435,10 @@ def invalidate_token_gen(auth: Any, token: str) -> Generator[Any, Any, bool]:
     yield RunHooks(_IV_PRE, {"token": token, "principal": principal, "jti": jti})
     expires_at = principal.expires_at or time.time() + svc.settings.access_ttl_seconds
     yield from _revoke_jti_gen(svc, jti, expires_at - time.time() + svc.settings.leeway_seconds)
+    sid = _login_id(principal)
+    if sid is not None:
+        # The family's own expiry is unknown here; it cannot outlive refresh_ttl from now.
+        yield from _revoke_family_gen(svc, sid, svc.settings.refresh_ttl_seconds)
     yield RunHooks(
         _IV_POST,
         {"principal": principal, "jti": jti, "subject": principal.subject, "expires_at": int(expires_at)},

@@ -8,8 +8,9 @@ route                            method what
                                         token JSON (public)
 ``{prefix}/refresh``             POST   ``refresh_token`` (``grant_type``? must be ``refresh_token``) → token JSON;
                                         RFC 6749 §5.2 error body on failure (public)
-``{prefix}/logout``              POST   Bearer-authenticated; invalidates the presented access token and an
-                                        optional ``refresh_token`` → 204
+``{prefix}/logout``              POST   Bearer-authenticated; ends the whole login of the presented access token
+                                        (it, its refresh family and every access token of that family) and of
+                                        an optional ``refresh_token`` → 204
 ``{prefix}/revoke``              POST   RFC 7009: ``token``, ``token_type_hint``? → 200 whether or not the token
                                         existed (public)
 ``{prefix}/introspect``          POST   RFC 7662: the caller's Bearer token needs scope ``introspect``;

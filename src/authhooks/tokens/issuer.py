@@ -1,9 +1,10 @@
 """Issuing JWTs: :class:`TokenIssuer` signs with the newest key and publishes every key's public half.
 
 Claims precedence: the caller's ``claims`` are copied first, then the issuer sets the reserved claims ``iss``
-(when configured), ``sub``, ``iat``, ``exp`` and ``jti``, and ``aud`` when an audience is configured; so a
-caller can add ``scope``, ``client_id`` or any private claim but can never override those (RFC 7519 §4.1,
-RFC 9068 §2.2). ``nbf`` is not set (``iat`` already bounds the start).
+(when configured), ``sub``, ``iat``, ``exp`` and ``jti``, ``aud`` when an audience is configured, and ``sid``
+when the token belongs to a login (its refresh family); so a caller can add ``scope``, ``client_id`` or any
+private claim but can never override those (RFC 7519 §4.1, RFC 9068 §2.2). ``nbf`` is not set (``iat`` already
+bounds the start).
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ __all__ = ["TOKEN_TYPES", "IssuedToken", "TokenIssuer", "new_jti"]
 
 TOKEN_TYPES: Mapping[str, str] = MappingProxyType({"access": "at+jwt", "refresh": "refresh+jwt"})
 """Header ``typ`` per token type (RFC 9068 §2.1); any other type ``x`` gets ``x+jwt``."""
-
-_RESERVED = ("iss", "sub", "iat", "exp", "jti")
 
 
 def new_jti() -> str:
@@ -128,6 +127,7 @@ class TokenIssuer:
         *,
         token_type: str = "access",
         ttl: int | None = None,
+        sid: str | None = None,
     ) -> IssuedToken:
         """Sign a new JWT for ``subject``.
 
@@ -137,6 +137,8 @@ class TokenIssuer:
             token_type: ``access`` (``typ: at+jwt``), ``refresh`` (``typ: refresh+jwt``) or a custom type
                 ``x`` (``typ: x+jwt``).
             ttl: the lifetime in seconds (default: ``access_ttl``).
+            sid: the login (refresh family) the token belongs to, issued as ``sid`` (OpenID Connect's session
+                id): ending the login revokes every token that carries it.
 
         Raises:
             TypeError: a claim name is not a string; ValueError: a claim is not JSON (NaN, Infinity…).
@@ -158,6 +160,8 @@ class TokenIssuer:
         if self._audience:
             body["aud"] = self._audience[0]
         body.update(sub=subject, iat=now, exp=now + lifetime, jti=jti)
+        if sid is not None:
+            body["sid"] = sid
         header = {"alg": self._alg, "kid": self._signing.kid, "typ": TOKEN_TYPES.get(token_type, f"{token_type}+jwt")}
         signing_input = f"{b64url_encode(_compact_json(header))}.{b64url_encode(_compact_json(body))}"
         signature = self._signing.sign(signing_input.encode("ascii"), self._alg)
