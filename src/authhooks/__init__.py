@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from authhooks._auth import AuthHooks, FireResult
+from authhooks._redact import install_redacting_filter
 from authhooks.config import Secret, Settings
 from authhooks.errors import (
     AuthError,
@@ -48,6 +49,9 @@ try:
     __version__ = version("authhooks")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
     __version__ = "0.0.0"
+
+# Every record of an ``authhooks.*`` logger, including one a hook module creates later, is scrubbed of tokens.
+install_redacting_filter()
 
 __all__ = [
     "AuthError",

@@ -7,9 +7,12 @@
   credentials, ``ahr_`` refresh tokens, ``password=…``-style pairs); applied to exception messages and log
   records before they leave the process.
 - :class:`RedactingFilter` — a :class:`logging.Filter` applying :func:`scrub` to a record's message, arguments
-  and formatted traceback. :func:`install_redacting_filter` (called by :func:`authhooks.telemetry.setup`) adds it
-  to the ``authhooks`` logger and every existing ``authhooks.*`` logger; :func:`get_logger` returns a logger that
-  has it. Logger filters are not inherited by child loggers in :mod:`logging`, which is why both exist.
+  and formatted traceback. :func:`install_redacting_filter` (run when :mod:`authhooks` is imported, and again by
+  :func:`authhooks.telemetry.setup`) wraps the process's log-record factory so that **every** record of the
+  ``authhooks`` logger or of any ``authhooks.*`` logger — including loggers created later, such as the one a hook
+  module makes for itself — is scrubbed when it is made, whatever handlers the application installs (logger
+  filters are not inherited by child loggers in :mod:`logging`, and handler filters only cover the handlers that
+  exist). Records of other loggers pass through untouched at the cost of one prefix test.
 - :class:`SubjectRecorder` — the ``record_subject`` / ``record_subject_hashed`` policy: nothing, the subject in
   clear, or a keyed HMAC-SHA256 of it.
 
@@ -26,7 +29,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 __all__ = [
@@ -170,11 +173,44 @@ def _attach(logger: logging.Logger) -> None:
         logger.addFilter(_FILTER)
 
 
-def install_redacting_filter(name: str = "authhooks") -> RedactingFilter:
-    """Add the (shared) :class:`RedactingFilter` to logger ``name`` and every existing ``name.*`` logger.
+class _RedactingRecordFactory:
+    """Wraps the previous log-record factory; scrubs the records of ``prefix`` loggers as they are made."""
 
-    Idempotent. Loggers created later get it through :func:`get_logger`. Returns the filter.
+    __slots__ = ("_name", "_prefix", "previous")
+
+    def __init__(self, previous: Callable[..., logging.LogRecord], name: str) -> None:
+        self.previous = previous
+        self._name, self._prefix = name, name + "."
+
+    def covers(self, name: str) -> bool:
+        return name == self._name or name.startswith(self._prefix)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.previous(*args, **kwargs)
+        name = record.name
+        if name == self._name or name.startswith(self._prefix):
+            _FILTER.filter(record)
+        return record
+
+
+def _factory_installed(name: str) -> bool:
+    factory: Any = logging.getLogRecordFactory()
+    while isinstance(factory, _RedactingRecordFactory):
+        if factory.covers(name):
+            return True
+        factory = factory.previous
+    return False
+
+
+def install_redacting_filter(name: str = "authhooks") -> RedactingFilter:
+    """Scrub every record of logger ``name`` and of every ``name.*`` logger, existing or created later.
+
+    Wraps the log-record factory (:func:`logging.setLogRecordFactory`) once per ``name``, and adds the shared
+    :class:`RedactingFilter` to the loggers that exist now (a second line should an application later replace
+    the record factory without chaining it). Idempotent. Returns the filter.
     """
+    if not _factory_installed(name):
+        logging.setLogRecordFactory(_RedactingRecordFactory(logging.getLogRecordFactory(), name))
     _attach(logging.getLogger(name))
     prefix = name + "."
     for logger_name, logger in list(logging.root.manager.loggerDict.items()):

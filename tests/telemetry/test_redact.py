@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+import uuid
 
 import pytest
 
@@ -99,3 +101,32 @@ def test_subject_recorder_modes() -> None:
     assert hashed.value("alice") == hashed.hash("alice") != "alice"
     assert SubjectRecorder(record_subject_hashed=True).value(None) is None
     assert "alice" not in repr(hashed)
+
+
+def test_a_logger_created_after_setup_is_redacted_whatever_the_handlers(capsys: pytest.CaptureFixture[str]) -> None:
+    """A hook module's own logger, made after import and after setup, with the app's own stream handler."""
+    import authhooks  # noqa: F401  (importing the package is enough)
+
+    install_redacting_filter()
+    name = f"authhooks.hooks.user{uuid.uuid4().hex}"
+    logger = logging.getLogger(name)  # created now: no filter attached to it
+    assert not logger.filters
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("hook saw %s and refresh %s", TOKEN, "ahr_" + "x" * 43)
+        logger.warning(f"inline Bearer {TOKEN}")
+        try:
+            raise RuntimeError(TOKEN)
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    out = capsys.readouterr().out
+    assert TOKEN not in out and "ahr_xxxx" not in out
+    assert out.count(REDACTED) >= 4
+    other = logging.getLogger("someapp.module")
+    record = other.makeRecord("someapp.module", logging.INFO, __file__, 1, "kept %s", (TOKEN,), None)
+    assert record.getMessage() == f"kept {TOKEN}"  # only authhooks' own loggers are touched
