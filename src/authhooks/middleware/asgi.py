@@ -11,7 +11,8 @@ Add ``CORSMiddleware`` and a hand-wired OpenTelemetry middleware *after* this on
 Per HTTP/WebSocket request, in order:
 
 1. a built-in route (``{routes_prefix}/…``, HTTP only) is answered by :class:`~authhooks.middleware.routes.AuthRoutes`;
-2. a path with a NUL or a ``.``/``..`` segment is refused with 400;
+2. a path with a control character (C0, DEL, C1) or a ``.``/``..`` segment is refused with 400 ``invalid_request``
+   (:func:`~authhooks.middleware.paths.path_is_safe`: a router's ``^…$`` would take ``/admin%0a`` for ``/admin``);
 3. a path that is not protected (or is public) passes as anonymous;
 4. otherwise the Bearer token is taken from the ``Authorization`` header (RFC 6750 §2.1), validated with
    ``auth.validate_token`` and, when the path has required scopes, authorized with ``auth.authorize``;
@@ -40,7 +41,7 @@ from authhooks.errors import ConfigurationError, InvalidRequest, MissingCredenti
 from authhooks.events import Principal
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
-from authhooks.middleware.paths import PathRules, ScopeRules, normalise_path, path_is_safe
+from authhooks.middleware.paths import PathRules, ScopeRules, path_forms, path_is_safe
 from authhooks.middleware.responses import Prepared, Responses, send_prepared
 from authhooks.middleware.routes import AuthRoutes
 from authhooks.middleware.scope import FlowAPI, request_info, set_anonymous, set_principal
@@ -216,8 +217,10 @@ class AuthHooksMiddleware:
         if not path_is_safe(path):
             await self._refuse(scope, send, self._bad_path)
             return
-        path = normalise_path(path)
-        if not self._paths.is_protected(path):
+        # Judged as given (as Starlette routes it) and with runs of "/" collapsed (as some servers do): fail closed.
+        forms = path_forms(path)
+        path = forms[0]
+        if not self._paths.is_protected(*forms):
             set_anonymous(scope, self.auth)
             await self._next(scope, receive, send, path)
             return
@@ -230,14 +233,14 @@ class AuthHooksMiddleware:
             elif not self._optional:
                 raise MissingCredentials()
             if self._scopes:
-                required = self._scopes.required(path)
+                required = self._scopes.required(*forms)
                 if required:
                     if principal is None:
                         raise MissingCredentials()
                     principal = await self._api.authorize(principal, required, request=info)
         except MissingCredentials as exc:
             # Optional auth: no credential, or one of another scheme, is anonymous (unless scopes are required).
-            if not (self._optional and exc.reason == "unsupported_scheme" and not self._scopes.required(path)):
+            if not (self._optional and exc.reason == "unsupported_scheme" and not self._scopes.required(*forms)):
                 await self._refuse(scope, send, self._responses.for_exception(exc))
                 return
         except Exception as exc:
