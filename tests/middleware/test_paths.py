@@ -16,7 +16,7 @@ from authhooks.middleware.paths import PathRules, ScopeRules, normalise_path, pa
         ("/health", "/health", True),
         ("/health", "/healthz", False),
         ("/health", "/x/health", False),
-        ("/health", "/health/", False),
+        ("/health", "/health/", True),  # the slash variant of a protected path is protected (fail closed)
         ("/users/*", "/users/42", True),
         ("/users/*", "/users", False),
         ("/users/*", "/users/", False),

@@ -31,9 +31,10 @@ that passes :func:`path_is_safe`, a pattern covers every path a route spelt the 
   ``\n`` (nor any other character a regular expression or a log line treats specially) reaches either.
 * Runs of ``/``: Starlette does not collapse them (``//admin`` routes nowhere); some servers and proxies do. A path
   is judged in both forms (:func:`path_forms`): protected when either form is, and it needs the scopes of both.
-* A trailing ``/`` is not folded: ``/health`` does not cover ``/health/``. Starlette answers ``/health/`` with a
-  307 to ``/health`` (``redirect_slashes``), and that request is judged again. Protect a route as it is spelt:
-  a route declared ``/items/`` needs the pattern ``/items/`` (or ``/items/**``).
+* A trailing ``/``: a ``protect`` or ``required_scopes`` pattern also covers its path followed by one ``/``
+  (``/items`` covers ``/items/``), so a route declared ``/items/`` (reached from ``/items`` by Starlette's 307
+  ``redirect_slashes``) is guarded by either spelling. ``public_paths`` patterns are exact (``/health`` does not
+  make ``/health/`` public): both choices fail closed.
 * Case, Unicode normalisation, ``;`` parameters, trailing dots and spaces: neither side folds or strips them.
   ``%2f`` is already ``/`` in ``scope["path"]``, for the router as for the patterns.
 
@@ -83,13 +84,19 @@ def _pattern_regex(pattern: str) -> str:
     return "".join(parts)
 
 
-def compile_patterns(patterns: Iterable[str], name: str = "") -> str | None:
+def compile_patterns(patterns: Iterable[str], name: str = "", *, trailing_slash: bool = False) -> str | None:
     """One alternation of every pattern (``None`` when there are none); ``name`` makes it a named group.
+
+    With ``trailing_slash=True`` each pattern also matches its path followed by one ``/`` (``/admin`` matches
+    ``/admin/``): a router that redirects or routes the slash variant to the same endpoint must not find it
+    unguarded, so protecting patterns and scope patterns use it (fail closed) while public patterns do not.
 
     Raises:
         ConfigurationError: a malformed pattern.
     """
     fragments = [_pattern_regex(p) for p in patterns]
+    if trailing_slash:
+        fragments = [f if f.endswith((".*", "(?:/.*)?")) else f + "/?" for f in fragments]
     if not fragments:
         return None
     body = "|".join(f"(?:{f})" for f in dict.fromkeys(fragments))
@@ -137,7 +144,7 @@ class PathRules:
     __slots__ = ("_regex",)
 
     def __init__(self, protect: Sequence[str], public: Sequence[str] = ()) -> None:
-        protect_re = compile_patterns(protect, "protect")
+        protect_re = compile_patterns(protect, "protect", trailing_slash=True)
         public_re = compile_patterns(public, "public")
         if protect_re is None:
             self._regex: re.Pattern[str] | None = None
@@ -184,7 +191,7 @@ class ScopeRules:
             for scope in names:
                 if not isinstance(scope, str) or not self._SCOPE_TOKEN.fullmatch(scope):
                     raise ConfigurationError(f"required_scopes[{pattern!r}]: {scope!r} is not a valid scope")
-            regex = compile_patterns([pattern])
+            regex = compile_patterns([pattern], trailing_slash=True)
             assert regex is not None
             compiled.append((re.compile(regex, re.DOTALL), names))
         self._rules = tuple(compiled)
