@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -104,26 +106,69 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     assert info.value.code == 2
 
 
+def _verify(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run("audit", "verify", *args, extra_env=env)
+
+
 def test_audit_verify_passes_untouched_and_names_the_edited_record(tmp_path: Path) -> None:
-    """`authhooks audit verify FILE` on a log written by a real AuthHooks with an audit log."""
+    """`authhooks audit verify FILE --key-file KEY` on a log written by a real AuthHooks with an audit log (its
+    key generated in the state directory)."""
     log = tmp_path / "audit.jsonl"
     auth = AuthHooks(store_url="memory://", state_dir=tmp_path, audit_log_file=log, telemetry=False)
     for subject in ("alice", "bob", "carol"):
         auth.issue_token_sync(subject)
     auth.close()
-    ok = subprocess.run(
-        [sys.executable, "-m", "authhooks", "audit", "verify", str(log)], capture_output=True, text=True, check=False
-    )
+    key_file = str(tmp_path / "audit-key")
+    ok = _verify(str(log), "--key-file", key_file)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith(f"OK {log}: 3 records")
     lines = log.read_text().splitlines()
     assert len(lines) == 3
     lines[1] = lines[1].replace('"success"', '"failure"')
     log.write_text("\n".join(lines) + "\n")
-    bad = subprocess.run(
-        [sys.executable, "-m", "authhooks", "audit", "verify", str(log)], capture_output=True, text=True, check=False
-    )
+    bad = _verify(str(log), "--key-file", key_file)
     assert bad.returncode == 1
-    assert "line 2" in (bad.stdout + bad.stderr)
+    assert bad.stdout.startswith(f"TAMPERED {log}: edited at line 2 (seq 2)")
+
+
+def test_audit_verify_takes_the_key_from_the_environment_and_sees_a_cut_tail(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    key = "k" * 40
+    auth = AuthHooks(store_url="memory://", state_dir=tmp_path, audit_log_file=log, audit_key=key, telemetry=False)
+    for subject in ("alice", "bob", "carol"):
+        auth.issue_token_sync(subject)
+    auth.close()
+    assert not (tmp_path / "audit-key").exists()
+    assert _verify(str(log), env={"AUTHHOOKS_AUDIT_KEY": key}).returncode == 0
+    log.write_text("".join(line + "\n" for line in log.read_text().splitlines()[:2]))
+    cut = _verify(str(log), env={"AUTHHOOKS_AUDIT_KEY": key})
+    assert cut.returncode == 1
+    assert "tail_removed at the checkpoint (seq 3)" in cut.stdout and "seq 3 removed" in cut.stdout
+    other = tmp_path / "other-key"
+    other.write_text("o" * 40)
+    wrong = _verify(str(log), "--key-file", str(other), env={"AUTHHOOKS_AUDIT_KEY": key})  # the option wins
+    assert wrong.returncode == 1 and "wrong_key" in wrong.stdout
+
+
+def test_audit_verify_without_a_key_exits_2(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    log.write_text("")
+    result = _verify(str(log))
+    assert result.returncode == 2
+    assert "no audit key" in result.stdout and "AUTHHOOKS_AUDIT_KEY" in result.stdout and "--key-file" in result.stdout
+    short = _verify(str(log), env={"AUTHHOOKS_AUDIT_KEY": "too-short"})
+    assert short.returncode == 2 and "at least 32 bytes" in short.stdout and "too-short" not in short.stdout
+
+
+def test_audit_verify_refuses_an_unkeyed_legacy_log(tmp_path: Path) -> None:
+    """A log of the SHA-256-only chain of earlier versions: intact or not, it is never reported OK."""
+    log = tmp_path / "legacy.jsonl"
+    record = {"flow": "login", "kind": "flow", "outcome": "success", "prev": "0" * 64, "seq": 1}
+    record["hash"] = hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    log.write_text(json.dumps(record) + "\n")
+    result = _verify(str(log), env={"AUTHHOOKS_AUDIT_KEY": "k" * 40})
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"UNKEYED {log}: an unkeyed SHA-256 chain")
 
 
 def test_setup_telemetry_keeps_the_handle_and_close_flushes_it(tmp_path: Path) -> None:

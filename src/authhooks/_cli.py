@@ -22,10 +22,14 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     config = commands.add_parser("config", help="print the resolved settings (secrets masked)")
     config.add_argument("--list", action="store_true", help="list every AUTHHOOKS_* variable with its default")
-    audit = commands.add_parser("audit", help="work with the hash-chained audit log")
+    audit = commands.add_parser("audit", help="work with the keyed, hash-chained audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    verify = audit_commands.add_parser("verify", help="check the hash chain; name the first tampered record")
+    verify = audit_commands.add_parser(
+        "verify", help="check the keyed chain and its checkpoint; name the first tampered record"
+    )
     verify.add_argument("file", help="the JSONL audit log (AUTHHOOKS_AUDIT_LOG_FILE)")
+    verify.add_argument("--key-file", help="file holding the audit key (default: AUTHHOOKS_AUDIT_KEY)")
+    verify.add_argument("--checkpoint", help="the log's checkpoint (default: FILE.checkpoint)")
     commands.add_parser(
         "demo",
         help="serve the demo app on 127.0.0.1 (--walkthrough runs a client against it)",
@@ -69,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "audit":
             from authhooks.exporters.audit_verify import audit_verify_main
 
-            return audit_verify_main(args.file)
+            return audit_verify_main(args.file, key_file=args.key_file, checkpoint=args.checkpoint)
     except ConfigurationError as exc:
         print(f"authhooks: configuration error: {exc}", file=sys.stderr)
         return 2

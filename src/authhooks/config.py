@@ -161,6 +161,9 @@ class Settings:
     record_subject: bool = _setting(False, "Put subject ids in telemetry and audit records.")
     record_subject_hashed: bool = _setting(False, "Record subject ids as a keyed hash instead of in clear.")
     audit_log_file: Path | None = _setting(None, "Hash-chained JSONL audit log to append to.")
+    audit_key: Secret | None = _setting(
+        None, "HMAC-SHA256 key of the audit log, at least 32 bytes (default: generated in state_dir/audit-key)."
+    )
     # -- declarative handlers ------------------------------------------------------------------------------
     handlers_file: Path | None = _setting(None, "TOML file binding events to built-in actions.")
 
