@@ -30,7 +30,7 @@ def test_no_secret_reaches_any_output(tmp_path: Path, mode: str, caplog: pytest.
     console = io.StringIO()
     path = tmp_path / "audit.jsonl"
     install_redacting_filter()
-    with InMemoryTelemetry() as telemetry, AuditObserver(path) as audit:
+    with InMemoryTelemetry() as telemetry, AuditObserver(path, Settings(state_dir=tmp_path)) as audit:
         telemetry.tracer_provider.add_span_processor(SimpleSpanProcessor(CompactConsoleSpanExporter(console)))
         observers: list[Observer] = [telemetry.observer(Settings(hook_telemetry=mode)), audit]  # type: ignore[arg-type]
         hooks = [
