@@ -32,6 +32,7 @@ __all__ = [
     "test_ping",
     "test_publish_subscribe",
     "test_sets",
+    "test_subscription_reports_live",
     "test_take_once",
     "test_take_race_async",
     "test_take_race_threads",
@@ -233,6 +234,29 @@ async def test_publish_subscribe(ops: Any, store: Store) -> None:
     assert await asyncio.to_thread(wait_until, lambda: other == [b"still open"])
     sub_other.close()
     assert got == [b"one", b"two"]
+
+
+def test_subscription_reports_live(store: Store) -> None:
+    """``on_status(True)`` before ``subscribe`` returns (the backend answers), ``live`` until ``close()``, and no
+    status call after it; a failing status handler does not stop delivery."""
+    statuses: list[bool] = []
+    got: list[bytes] = []
+    sub = store.subscribe("status", got.append, statuses.append)
+    assert statuses == [True]
+    assert sub.live
+
+    def broken(live: bool) -> None:
+        raise RuntimeError("status handler bug")
+
+    other = store.subscribe("status", lambda message: None, broken)
+    try:
+        store.sync.publish("status", b"1")
+        assert wait_until(lambda: got == [b"1"])
+    finally:
+        sub.close()
+        other.close()
+    assert not sub.live
+    assert statuses == [True]
 
 
 def test_failing_handler_does_not_stop_delivery(store: Store) -> None:

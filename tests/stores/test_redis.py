@@ -239,15 +239,19 @@ async def test_same_store_recovers_when_redis_comes_back() -> None:
     proc = _start_redis(port)
     store = RedisStore(f"redis://127.0.0.1:{port}/0", timeout=TIMEOUT)
     got: list[bytes] = []
+    statuses: list[bool] = []
     sub = None
     try:
         await store.set("k", b"before")
         store.sync.set("k2", b"before")
-        sub = store.subscribe("chan", got.append)
+        sub = store.subscribe("chan", got.append, statuses.append)
+        assert statuses == [True]
         await store.publish("chan", b"1")
         assert await asyncio.to_thread(wait_until, lambda: got == [b"1"])
 
         await asyncio.to_thread(_stop, proc)
+        assert await asyncio.to_thread(wait_until, lambda: statuses == [True, False])  # the gap is noticed
+        assert not sub.live
         with pytest.raises(StoreUnavailableError):
             await store.get("k")
         with pytest.raises(StoreUnavailableError):
@@ -264,6 +268,8 @@ async def test_same_store_recovers_when_redis_comes_back() -> None:
             return b"2" in got
 
         assert await asyncio.to_thread(wait_until, resumed, 10)
+        assert statuses == [True, False, True]
+        assert sub.live
     finally:
         if sub is not None:
             sub.close()
@@ -276,3 +282,91 @@ def test_other_redis_errors_are_store_errors(store: RedisStore) -> None:
     with pytest.raises(StoreError) as info:
         store.sync.get("s")  # WRONGTYPE
     assert not isinstance(info.value, StoreUnavailableError)
+
+
+# -- one retry on a broken connection -------------------------------------------------------------------------
+
+
+class _Flaky:
+    """Wraps a client method: the first ``fail`` calls raise ``error``, after running the real call when
+    ``applied`` (the command reached Redis, its answer was lost) or without running it (it never left)."""
+
+    def __init__(self, real: Any, error: Exception, *, fail: int = 1, applied: bool = False) -> None:
+        self.real, self.error, self.fail, self.applied, self.calls = real, error, fail, applied, 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls > self.fail:
+            return self.real(*args, **kwargs)
+        if self.applied:
+            self.real(*args, **kwargs)
+        raise self.error
+
+
+class _AsyncFlaky(_Flaky):
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls > self.fail:
+            return await self.real(*args, **kwargs)
+        if self.applied:
+            await self.real(*args, **kwargs)
+        raise self.error
+
+
+_BROKEN = redis.exceptions.ConnectionError("Connection closed by server.")
+
+
+def _flaky(store: RedisStore, mode: str, method: str, **kwargs: Any) -> _Flaky:
+    client: Any = store.sync.client if mode == "sync" else store._client()
+    kind = _Flaky if mode == "sync" else _AsyncFlaky
+    flaky = kind(getattr(client, method), kwargs.pop("error", _BROKEN), **kwargs)
+    setattr(client, method, flaky)
+    return flaky
+
+
+async def _call(store: RedisStore, mode: str, name: str, *args: Any) -> Any:
+    if mode == "sync":
+        return getattr(store.sync, name)(*args)
+    return await getattr(store, name)(*args)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_broken_connection_is_retried_once(store: RedisStore, mode: str) -> None:
+    await store.set("k", b"v")
+    flaky = _flaky(store, mode, "get")
+    assert await _call(store, mode, "get", "k") == b"v"
+    assert flaky.calls == 2
+    flaky = _flaky(store, mode, "get", fail=2)
+    with pytest.raises(StoreUnavailableError, match="closed by server"):
+        await _call(store, mode, "get", "k")
+    assert flaky.calls == 2  # once, not more
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_timeouts_and_bad_credentials_are_not_retried(store: RedisStore, mode: str) -> None:
+    for error in (redis.exceptions.TimeoutError("Timeout reading"), redis.exceptions.AuthenticationError("no")):
+        flaky = _flaky(store, mode, "get", error=error)
+        with pytest.raises(StoreUnavailableError):
+            await _call(store, mode, "get", "k")
+        assert flaky.calls == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_take_and_add_answer_only_when_the_retry_proves_the_first_attempt_did_nothing(
+    store: RedisStore, mode: str
+) -> None:
+    # The first attempt never reached Redis: the retry's answer is the answer.
+    await store.set("t", b"v")
+    _flaky(store, mode, "getdel")
+    assert await _call(store, mode, "take", "t") == b"v"
+    _flaky(store, mode, "set")
+    assert await _call(store, mode, "add", "a", b"v", 10) is True
+    # The first attempt was applied and its answer lost: "absent" / "already there" would be wrong, so it raises.
+    await store.set("t2", b"v")
+    _flaky(store, mode, "getdel", applied=True)
+    with pytest.raises(StoreUnavailableError, match="may have been applied"):
+        await _call(store, mode, "take", "t2")
+    _flaky(store, mode, "set", applied=True)
+    with pytest.raises(StoreUnavailableError, match="may have been applied"):
+        await _call(store, mode, "add", "a2", b"v", 10)
+    assert await store.get("a2") == b"v"

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -182,3 +183,33 @@ def test_write_survives_abrupt_process_death(tmp_path: Path, how: str) -> None:
         assert store.sync.incr("counter", 60) == 4
     finally:
         store.close()
+
+
+def test_failed_polls_are_a_gap_reported_to_the_subscriber(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While polling fails, the subscription is not live (``on_status(False)``); once a poll succeeds, what was
+    published meanwhile is delivered and then ``on_status(True)`` is called."""
+    publisher, listener = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db", poll_interval=0.02)
+    statuses: list[bool] = []
+    got: list[bytes] = []
+    sub = listener.subscribe("revocations", got.append, statuses.append)
+    real_conn = listener.sync._conn
+    broken = True
+
+    def failing_conn() -> Any:
+        if broken:
+            raise StoreUnavailableError("disk gone")
+        return real_conn()
+
+    try:
+        monkeypatch.setattr(listener.sync, "_conn", failing_conn)
+        assert wait_until(lambda: statuses == [True, False])
+        assert not sub.live
+        publisher.sync.publish("revocations", b"during the gap")
+        broken = False
+        assert wait_until(lambda: statuses == [True, False, True])
+        assert sub.live
+        assert got == [b"during the gap"]
+    finally:
+        sub.close()
+        publisher.close()
+        listener.close()

@@ -5,6 +5,13 @@ WSGI driver. Keys and channels are ``str``; values and messages are ``bytes``. T
 ``None`` means no expiry. Backends: ``memory://`` (one process), ``sqlite:///path`` (the embedded default: one
 machine, several processes), ``redis://host:port/db`` (several machines).
 
+Publish/subscribe is at-most-once: a subscriber whose connection to the backend drops misses what is published
+until it is back. So that a consumer can tell (the validated-token cache must not trust a revocation feed with a
+hole in it), ``subscribe`` takes an optional ``on_status`` callback: ``on_status(True)`` once delivery is live
+(from within ``subscribe`` when the backend answers), ``on_status(False)`` as soon as the backend knows delivery
+stopped (messages published from then on may never arrive), ``on_status(True)`` again when it has resumed. Calls
+come from one thread at a time and alternate, starting with ``True``.
+
 Every backend must pass ``tests/stores/contract.py``.
 """
 
@@ -13,15 +20,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["AsyncStoreOps", "MessageHandler", "Store", "Subscription", "SyncStore"]
+__all__ = ["AsyncStoreOps", "MessageHandler", "StatusHandler", "Store", "Subscription", "SyncStore"]
 
 MessageHandler = Callable[[bytes], None]
 """Called with each message published on a subscribed channel (possibly from another thread)."""
 
+StatusHandler = Callable[[bool], None]
+"""Called with ``True`` when a subscription's delivery is live and ``False`` when it stopped (a gap begins)."""
+
 
 @runtime_checkable
 class Subscription(Protocol):
-    """A live subscription; ``close()`` stops delivery."""
+    """A subscription; ``close()`` stops delivery."""
+
+    @property
+    def live(self) -> bool:
+        """Whether delivery is known to be continuous now (``False`` during a gap and after ``close()``)."""
 
     def close(self) -> None:
         """Stop delivering messages to the handler."""
@@ -64,8 +78,9 @@ class SyncStore(Protocol):
     def publish(self, channel: str, message: bytes) -> None:
         """Deliver ``message`` to every subscriber of ``channel`` (in every process sharing the backend)."""
 
-    def subscribe(self, channel: str, handler: MessageHandler) -> Subscription:
-        """Call ``handler`` with every message published on ``channel`` from now on."""
+    def subscribe(self, channel: str, handler: MessageHandler, on_status: StatusHandler | None = None) -> Subscription:
+        """Call ``handler`` with every message published on ``channel`` from now on; ``on_status`` learns when
+        delivery is live and when it has a gap (see the module docstring)."""
 
     def ping(self) -> None:
         """Raise :class:`~authhooks.errors.StoreUnavailableError` when the backend cannot be reached."""
@@ -107,5 +122,6 @@ class Store(AsyncStoreOps, Protocol):
     def sync(self) -> SyncStore:
         """The blocking twin of this store."""
 
-    def subscribe(self, channel: str, handler: MessageHandler) -> Subscription:
-        """Call ``handler`` with every message published on ``channel``; delivery may happen on another thread."""
+    def subscribe(self, channel: str, handler: MessageHandler, on_status: StatusHandler | None = None) -> Subscription:
+        """Call ``handler`` with every message published on ``channel``; delivery may happen on another thread.
+        ``on_status`` learns when delivery is live and when it has a gap (see the module docstring)."""

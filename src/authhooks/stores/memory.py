@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from authhooks.stores.base import MessageHandler, Subscription
+from authhooks.stores.base import MessageHandler, StatusHandler, Subscription
 
 __all__ = ["MemoryStore"]
 
@@ -21,12 +21,16 @@ _log = logging.getLogger("authhooks.stores")
 
 
 class _Subscription:
-    __slots__ = ("_channel", "_handler", "_store")
+    """In-process delivery never has a gap: live from ``subscribe`` until ``close``."""
+
+    __slots__ = ("_channel", "_handler", "_store", "live")
 
     def __init__(self, store: _MemorySync, channel: str, handler: MessageHandler) -> None:
         self._store, self._channel, self._handler = store, channel, handler
+        self.live = True
 
     def close(self) -> None:
+        self.live = False
         self._store._unsubscribe(self._channel, self._handler)
 
 
@@ -151,9 +155,14 @@ class _MemorySync:
                 # As in the other backends: a failing subscriber never fails the publisher or other subscribers.
                 _log.exception("state store: a message handler raised")
 
-    def subscribe(self, channel: str, handler: MessageHandler) -> Subscription:
+    def subscribe(self, channel: str, handler: MessageHandler, on_status: StatusHandler | None = None) -> Subscription:
         with self._lock:
             self._handlers.setdefault(channel, []).append(handler)
+        if on_status is not None:
+            try:
+                on_status(True)
+            except Exception:
+                _log.exception("state store: a subscription status handler raised")
         return _Subscription(self, channel, handler)
 
     def _unsubscribe(self, channel: str, handler: MessageHandler) -> None:
@@ -220,8 +229,8 @@ class MemoryStore:
     async def publish(self, channel: str, message: bytes) -> None:
         self._sync.publish(channel, message)
 
-    def subscribe(self, channel: str, handler: MessageHandler) -> Subscription:
-        return self._sync.subscribe(channel, handler)
+    def subscribe(self, channel: str, handler: MessageHandler, on_status: StatusHandler | None = None) -> Subscription:
+        return self._sync.subscribe(channel, handler, on_status)
 
     async def ping(self) -> None:
         return None

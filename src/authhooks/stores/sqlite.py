@@ -18,7 +18,8 @@ Design:
 - **Publish/subscribe.** ``publish`` appends to a ``messages`` table; while at least one subscription is open, a
   daemon thread polls it every ``poll_interval`` seconds and delivers rows with an id above the last one seen.
   SQLite has one writer at a time, so ids are committed in order and none is skipped. Messages older than
-  ``_MESSAGE_RETENTION`` seconds are purged.
+  ``_MESSAGE_RETENTION`` seconds are purged. A failed poll is a gap: each subscription's ``on_status(False)`` is
+  called at once, and ``on_status(True)`` after the next successful poll has delivered what was missed.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from authhooks.errors import ConfigurationError, StoreError, StoreUnavailableError
-from authhooks.stores.base import MessageHandler, Subscription
+from authhooks.stores.base import MessageHandler, StatusHandler, Subscription
 
 __all__ = ["SQLiteStore", "path_from_url"]
 
@@ -77,12 +78,33 @@ def path_from_url(url: str) -> Path:
 
 
 class _Subscription:
-    __slots__ = ("_owner", "after", "channel", "handler")
+    __slots__ = ("_closed", "_owner", "after", "channel", "handler", "live", "on_status")
 
-    def __init__(self, owner: _SQLiteSync, channel: str, handler: MessageHandler, after: int) -> None:
+    def __init__(
+        self,
+        owner: _SQLiteSync,
+        channel: str,
+        handler: MessageHandler,
+        after: int,
+        on_status: StatusHandler | None,
+    ) -> None:
         self._owner, self.channel, self.handler, self.after = owner, channel, handler, after
+        self.on_status = on_status
+        self.live = False
+        self._closed = False
+
+    def set_live(self, live: bool) -> None:
+        if self.live is live or self._closed:
+            return
+        self.live = live
+        if self.on_status is not None:
+            try:
+                self.on_status(live)
+            except Exception:
+                _log.exception("state store: a subscription status handler raised")
 
     def close(self) -> None:
+        self._closed, self.live = True, False
         self._owner._unsubscribe(self)
 
 
@@ -271,9 +293,11 @@ class _SQLiteSync:
             (channel, bytes(message), time.time()),
         )
 
-    def subscribe(self, channel: str, handler: MessageHandler) -> Subscription:
+    def subscribe(self, channel: str, handler: MessageHandler, on_status: StatusHandler | None = None) -> Subscription:
         row = self._one("SELECT COALESCE(MAX(id), 0) FROM messages WHERE ? IS NOT NULL", (channel,))
-        sub = _Subscription(self, channel, handler, int(row[0]) if row else 0)  # type: ignore[call-overload]
+        after = int(row[0]) if row else 0  # type: ignore[call-overload]
+        sub = _Subscription(self, channel, handler, after, on_status)
+        sub.set_live(True)  # before the poller can see the subscription: status calls never overlap
         with self._lock:
             self._subs.append(sub)
             if self._poller is None:
@@ -311,6 +335,8 @@ class _SQLiteSync:
                     ).fetchall()
             except StoreError:
                 _log.warning("state store: polling for messages failed; retrying", exc_info=True)
+                for sub in subs:
+                    sub.set_live(False)
                 continue
             for msg_id, channel, body in rows:
                 for sub in subs:
@@ -323,6 +349,9 @@ class _SQLiteSync:
                 last = int(rows[-1][0])
                 for sub in subs:
                     sub.after = max(sub.after, last)
+            for sub in subs:
+                if not stop.is_set():
+                    sub.set_live(True)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -416,9 +445,10 @@ class SQLiteStore:
     async def publish(self, channel: str, message: bytes) -> None:
         await self._run(self._sync.publish, channel, message)
 
-    def subscribe(self, channel: str, handler: MessageHandler) -> Subscription:
-        """Call ``handler`` (on the poller thread) with each message published on ``channel`` from now on."""
-        return self._sync.subscribe(channel, handler)
+    def subscribe(self, channel: str, handler: MessageHandler, on_status: StatusHandler | None = None) -> Subscription:
+        """Call ``handler`` (on the poller thread) with each message published on ``channel`` from now on;
+        ``on_status`` (see :mod:`authhooks.stores.base`) hears of polls that fail and of the recovery."""
+        return self._sync.subscribe(channel, handler, on_status)
 
     async def ping(self) -> None:
         await self._run(self._sync.ping)

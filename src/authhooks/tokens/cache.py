@@ -8,6 +8,11 @@ the first to expire, and a FIFO needs no bookkeeping on the hit path.
 
 Thread safety: the hit path is lock-free (single ``dict`` operations are atomic under the GIL); writers take a
 lock. A request racing a revocation may still see the token once, as it would without a cache.
+
+Revocation feed: the cache is only as fresh as the feed that tells it about revocations. While that feed is down
+(:meth:`ValidatedTokenCache.suspend`) the cache is empty and refuses entries, so every token is checked in full
+(including the store's revocation lookup); :meth:`ValidatedTokenCache.resume` starts it again from empty, so
+nothing cached before a gap in the feed is ever served after it.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ class ValidatedTokenCache:
         leeway: the clock-skew leeway of the validator, applied to ``exp`` and ``nbf`` the same way.
     """
 
-    __slots__ = ("_by_jti", "_entries", "_leeway", "_lock", "_maxsize")
+    __slots__ = ("_by_jti", "_entries", "_leeway", "_lock", "_maxsize", "_suspended")
 
     def __init__(self, maxsize: int = 10000, *, leeway: float = 0.0) -> None:
         if maxsize < 0:
@@ -41,6 +46,7 @@ class ValidatedTokenCache:
         self._entries: dict[str, _Entry] = {}
         self._by_jti: dict[str, str | set[str]] = {}
         self._lock = threading.Lock()
+        self._suspended = False
 
     @property
     def maxsize(self) -> int:
@@ -80,7 +86,7 @@ class ValidatedTokenCache:
         jti = principal.jti
         with self._lock:
             entries = self._entries
-            if token in entries:
+            if self._suspended or token in entries:
                 return
             while len(entries) >= self._maxsize:
                 self._discard_locked(next(iter(entries)))
@@ -103,6 +109,27 @@ class ValidatedTokenCache:
             for token in tokens:
                 self._entries.pop(token, None)
             return len(tokens)
+
+    @property
+    def suspended(self) -> bool:
+        """Whether the cache is bypassed because the revocation feed is down (see :meth:`suspend`)."""
+        return self._suspended
+
+    def suspend(self) -> None:
+        """Stop serving and accepting entries, and forget every entry: the revocation feed is down.
+
+        Until :meth:`resume`, :meth:`get` always misses and :meth:`put` does nothing, so every token gets the full
+        check. An entry being added concurrently is refused (the flag is set under the writers' lock first).
+        """
+        with self._lock:
+            self._suspended = True
+        self.clear()
+
+    def resume(self) -> None:
+        """Serve again, starting from empty: the revocation feed is back, but what it said during the gap is lost."""
+        with self._lock:
+            self._suspended = False
+        self.clear()
 
     def clear(self) -> None:
         """Forget everything (e.g. after a key was withdrawn)."""

@@ -9,6 +9,7 @@ for validation: every signing key plus ``AUTHHOOKS_PUBLIC_KEY_FILE`` and, fetche
 
 from __future__ import annotations
 
+import inspect
 import threading
 from typing import Any
 
@@ -26,7 +27,21 @@ from authhooks.tokens.validator import TokenValidator
 __all__ = ["REVOCATION_CHANNEL", "TokenService"]
 
 REVOCATION_CHANNEL = "revocations"
-"""The store channel on which revoked ``jti`` values are published to every instance."""
+"""The store channel on which revoked ``jti`` values are published to every instance.
+
+The validated-token cache trusts this feed, so it serves only while the subscription is live: from the moment the
+store reports a gap (``on_status(False)``; a dropped Redis connection is noticed within milliseconds, a silent one
+within the store's health-check interval plus its timeout) until delivery has resumed, the cache is empty and
+bypassed (every token gets the store's revocation lookup, which fails closed by default), and it resumes empty.
+"""
+
+
+def _reports_gaps(store: Any) -> bool:
+    try:
+        params = inspect.signature(store.subscribe).parameters
+    except (TypeError, ValueError):
+        return False
+    return "on_status" in params or any(p.kind is p.VAR_POSITIONAL for p in params.values())
 
 
 class TokenService:
@@ -75,11 +90,28 @@ class TokenService:
         return self.keys.jwks()
 
     def subscribe(self, store: Any) -> None:
-        """Listen for revocations published by other instances and drop them from the cache (once)."""
+        """Listen for revocations published by other instances and drop them from the cache (once).
+
+        The cache is suspended until the store confirms the subscription, and again during every gap in it.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached to subscribe (the cache stays suspended).
+        """
         with self._lock:
             if not self._subscribed:
-                store.subscribe(REVOCATION_CHANNEL, self._on_revocation)
+                self.cache.suspend()
+                if _reports_gaps(store):
+                    store.subscribe(REVOCATION_CHANNEL, self._on_revocation, self._on_feed)
+                else:  # a store written before ``on_status``: trusted as gapless, as before
+                    store.subscribe(REVOCATION_CHANNEL, self._on_revocation)
+                    self.cache.resume()
                 self._subscribed = True
+
+    def _on_feed(self, live: bool) -> None:
+        if live:
+            self.cache.resume()
+        else:
+            self.cache.suspend()
 
     def _on_revocation(self, message: bytes) -> None:
         try:
