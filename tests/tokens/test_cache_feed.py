@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import MappingProxyType
 
+from authhooks import AuthHooks
 from authhooks.config import Settings
 from authhooks.events import Principal
+from authhooks.flows.effects import StoreCall
+from authhooks.flows.tokens import validate_token_gen
 from authhooks.stores.base import MessageHandler, StatusHandler
 from authhooks.stores.memory import MemoryStore
 from authhooks.tokens import ValidatedTokenCache
@@ -93,3 +97,42 @@ def test_service_with_a_store_without_status_reports_keeps_the_cache() -> None:
     svc = _service()
     svc.subscribe(_OldStore())
     assert not svc.cache.suspended
+
+
+def test_a_put_is_refused_when_a_revocation_or_gap_came_after_its_epoch() -> None:
+    cache = ValidatedTokenCache(10)
+    epoch = cache.epoch
+    cache.drop_jti("someone-else")  # a revocation heard while this validation was looking up
+    cache.put("t", _principal(), epoch)
+    assert cache.get("t", 500) is None
+    for interrupt in (cache.clear, cache.suspend, cache.resume):
+        epoch = cache.epoch
+        interrupt()
+        cache.put("t", _principal(), epoch)
+        assert cache.get("t", 500) is None
+    cache.put("t", _principal(), cache.epoch)
+    assert cache.get("t", 500) is not None
+
+
+def test_validation_does_not_cache_a_token_revoked_during_its_lookup(tmp_path: Path) -> None:
+    """Stepping the sans-IO flow by hand: the revocation message arrives between the store's "not revoked"
+    answer and the cache write; the token must not be served from the cache afterwards."""
+    auth = AuthHooks(store_url="memory://", state_dir=tmp_path, telemetry=False)
+    token = auth.issue_token_sync("alice").token
+    jti = auth.validate_token_sync(token).jti
+    assert jti is not None
+    auth.tokens.cache.clear()
+    gen = validate_token_gen(auth, token)
+    effect = next(gen)
+    result = None
+    while result is None:
+        assert isinstance(effect, StoreCall) and effect.op == "get"
+        # The store answered "not revoked"; the revocation is heard before the flow resumes with that answer.
+        auth.tokens.cache.drop_jti(jti)
+        try:
+            effect = gen.send(None)
+        except StopIteration as done:
+            result = done.value
+    assert result.subject == "alice"
+    assert auth.tokens.cache.get(token) is None
+    auth.close()

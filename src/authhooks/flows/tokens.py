@@ -255,8 +255,9 @@ def validate_token_gen(auth: Any, token: str) -> Generator[Any, Any, Principal]:
                 principal = svc.validator.validate(token)
             else:
                 principal = yield from _verify_gen(auth, svc, token)
+            epoch = svc.cache.epoch
             yield from _check_revocation_gen(svc, principal)
-            svc.cache.put(token, principal)
+            svc.cache.put(token, principal, epoch)
         if observed:
             yield Note(subject=principal.subject)
         if not hooks("validate_token.post"):

@@ -9,6 +9,11 @@ the first to expire, and a FIFO needs no bookkeeping on the hit path.
 Thread safety: the hit path is lock-free (single ``dict`` operations are atomic under the GIL); writers take a
 lock. A request racing a revocation may still see the token once, as it would without a cache.
 
+Epochs close the window between a validation's revocation lookup and its :meth:`~ValidatedTokenCache.put`: every
+revocation heard (:meth:`~ValidatedTokenCache.drop_jti`), every clear, suspend and resume starts a new epoch, and
+a ``put`` made with the epoch read before the lookup is refused if the epoch moved meanwhile — so a revocation (or a
+whole gap in the feed) that lands during a validation never leaves that token cached.
+
 Revocation feed: the cache is only as fresh as the feed that tells it about revocations. While that feed is down
 (:meth:`ValidatedTokenCache.suspend`) the cache is empty and refuses entries, so every token is checked in full
 (including the store's revocation lookup); :meth:`ValidatedTokenCache.resume` starts it again from empty, so
@@ -36,7 +41,7 @@ class ValidatedTokenCache:
         leeway: the clock-skew leeway of the validator, applied to ``exp`` and ``nbf`` the same way.
     """
 
-    __slots__ = ("_by_jti", "_entries", "_leeway", "_lock", "_maxsize", "_suspended")
+    __slots__ = ("_by_jti", "_entries", "_epoch", "_leeway", "_lock", "_maxsize", "_suspended")
 
     def __init__(self, maxsize: int = 10000, *, leeway: float = 0.0) -> None:
         if maxsize < 0:
@@ -47,6 +52,12 @@ class ValidatedTokenCache:
         self._by_jti: dict[str, str | set[str]] = {}
         self._lock = threading.Lock()
         self._suspended = False
+        self._epoch = 0
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch: read it before a revocation lookup and hand it to :meth:`put`."""
+        return self._epoch
 
     @property
     def maxsize(self) -> int:
@@ -76,8 +87,14 @@ class ValidatedTokenCache:
         self._discard(token)
         return None
 
-    def put(self, token: str, principal: Principal) -> None:
-        """Remember a token the validator accepted. Tokens without a numeric ``exp`` are not cached."""
+    def put(self, token: str, principal: Principal, epoch: int | None = None) -> None:
+        """Remember a token the validator accepted. Tokens without a numeric ``exp`` are not cached.
+
+        Args:
+            token / principal: the token exactly as received and what it validated to.
+            epoch: :attr:`epoch` as read before the revocation lookup; the entry is refused if a revocation was
+                heard (or the cache cleared) since.
+        """
         expires_at = principal.expires_at
         if self._maxsize == 0 or expires_at is None or not math.isfinite(expires_at):
             return
@@ -86,7 +103,7 @@ class ValidatedTokenCache:
         jti = principal.jti
         with self._lock:
             entries = self._entries
-            if self._suspended or token in entries:
+            if self._suspended or token in entries or (epoch is not None and epoch != self._epoch):
                 return
             while len(entries) >= self._maxsize:
                 self._discard_locked(next(iter(entries)))
@@ -104,6 +121,7 @@ class ValidatedTokenCache:
     def drop_jti(self, jti: str) -> int:
         """Forget every entry whose ``jti`` is ``jti`` (revocation); return how many were dropped."""
         with self._lock:
+            self._epoch += 1
             known = self._by_jti.pop(jti, ())
             tokens = (known,) if isinstance(known, str) else known
             for token in tokens:
@@ -134,6 +152,7 @@ class ValidatedTokenCache:
     def clear(self) -> None:
         """Forget everything (e.g. after a key was withdrawn)."""
         with self._lock:
+            self._epoch += 1
             self._entries.clear()
             self._by_jti.clear()
 
