@@ -85,14 +85,18 @@ def test_ttl_refresh_and_rotation_at_the_issuer() -> None:
     clock.now += 10
     assert new.kid not in remote.get_sync(new.kid)  # within the cooldown of the first load
     clock.now += 21
-    keys = remote.get_sync(new.kid)  # unknown kid after the cooldown: refetched
+    # unknown kid after the cooldown: refetched in the background; this call is answered from the cache
+    assert new.kid not in remote.get_sync(new.kid)
+    assert remote.wait_for_fetch_sync()
+    keys = remote.get_sync(new.kid)
     assert new.kid in keys
     assert idp.fetches == 2
     clock.now += 10
     assert remote.get_sync(new.kid) is keys  # fresh: no fetch
     assert idp.fetches == 2
     clock.now += 301
-    remote.get_sync(new.kid)  # stale: refetched
+    assert remote.get_sync(new.kid) is keys  # stale: served, refetched in the background
+    assert remote.wait_for_fetch_sync()
     assert idp.fetches == 3
 
 
@@ -108,10 +112,12 @@ def test_unknown_kid_flood_costs_one_fetch_per_cooldown() -> None:
     clock.now += 31
     for i in range(500):
         remote.get_sync(f"again-{i}")
-    assert idp.fetches == 2  # one refetch for the whole flood
+    assert remote.wait_for_fetch_sync()
+    assert idp.fetches == 2  # one (background) refetch for the whole flood
     clock.now += 31
     for i in range(500):
         remote.get_sync(f"more-{i}")
+    assert remote.wait_for_fetch_sync()
     assert idp.fetches == 3
 
 
@@ -134,6 +140,7 @@ def test_down_endpoint_serves_stale_keys(caplog: pytest.LogCaptureFixture) -> No
     idp.down = True
     clock.now += 1000
     assert remote.get_sync(key.kid) is keys
+    assert remote.wait_for_fetch_sync()
     attempts = len(idp.requests)
     for _ in range(50):
         assert remote.get_sync(key.kid) is keys
@@ -340,8 +347,11 @@ async def test_real_server_async_and_rotation(server: _Server) -> None:
     second = make_key("ES256")
     server.keys = [second, first]
     clock.now += 31
+    assert second.kid not in await remote.get(second.kid)  # answered from the cache; refetch in the background
+    await remote.wait_for_fetch()
     assert second.kid in await remote.get(second.kid)
     assert server.hits.count("/keys") == 2
+    await remote.aclose()
 
 
 def test_real_server_slow_endpoint_is_bounded(server: _Server) -> None:
@@ -370,5 +380,6 @@ def test_real_server_down_serves_stale(server: _Server) -> None:
     server.server_close()
     clock.now += 1000
     assert remote.get_sync("unknown") is keys
+    remote.close()
     with pytest.raises(KeySetUnavailableError):
         RemoteKeySet(server.base + "/keys", timeout=0.5).get_sync()

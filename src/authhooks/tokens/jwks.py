@@ -7,10 +7,18 @@ when to fetch again (RFC 8414 §3, OpenID Connect Discovery 1.0 §4, RFC 7517 §
 - a ``kid`` the set does not know triggers at most one refetch per ``cooldown`` (key rotation at the issuer is
   picked up within one cooldown of the last fetch; a flood of invented ``kid`` values costs at most one fetch
   per cooldown);
-- a stale set is refetched; failed attempts are retried at most once per ``cooldown``;
-- a fetch is bounded by ``timeout``; when it fails the stale keys are served, and with nothing cached
-  :class:`~authhooks.errors.KeySetUnavailableError` is raised (a fault; its message names no URL);
-- concurrent async callers share one in-flight fetch; threads wait for one fetch, or take the stale keys.
+- a stale set is refetched; a failed attempt is retried no sooner than ``cooldown`` after it ended;
+- **once a set is cached, no caller waits on the network**: a due refetch (stale set, unknown ``kid``) starts
+  in the background (async: one :mod:`asyncio` task; sync: one daemon thread; never two at a time) and the
+  caller gets the cached set at once, so a token with a new ``kid`` is refused as an unknown key until the
+  refetch lands;
+- only a cold start (nothing cached yet) waits, and concurrent cold-start callers share one fetch;
+- a fetch is bounded by ``timeout`` as a whole (connect, discovery, headers and body together: a server that
+  drips bytes cannot stretch httpx's per-read timeout); when it fails the stale keys are served, and with
+  nothing cached :class:`~authhooks.errors.KeySetUnavailableError` is raised (a fault; its message names no
+  URL). Name resolution in the sync client is not interruptible and is outside this bound;
+- :meth:`RemoteKeySet.aclose` / :meth:`RemoteKeySet.close` stop a background fetch (cancelled, or its socket
+  shut) and wait for it, so nothing outlives its owner.
 
 JWKS members with an unsupported ``kty``/``alg``, a weak size, or symmetric (``oct``) material are skipped
 and logged at debug level: a published symmetric key would let anyone forge tokens.
@@ -19,7 +27,9 @@ and logged at debug level: a published symmetric key would let anyone forge toke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -39,10 +49,60 @@ logger = logging.getLogger("authhooks")
 MAX_DOCUMENT_BYTES = 512 * 1024
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _CACHED, _FETCH, _UNAVAILABLE = range(3)
+_CONNECTED = ("connect_tcp.complete", "connect_unix_socket.complete")
 
 
 class _FetchError(Exception):
     """A fetch failed; the reason is a short, URL-free label."""
+
+
+class _Watchdog:
+    """A real-time bound on one blocking fetch: at the deadline (or on :meth:`fire`) it shuts the sockets the
+    fetch connected, which wakes a blocked read. httpx's read timeout applies per read, so without this a server
+    that sends a byte now and then could hold a sync fetch forever. Sockets are learnt from httpcore's ``trace``
+    request extension (``connection.connect_tcp.complete`` carries the network stream)."""
+
+    __slots__ = ("_lock", "_sockets", "_timer", "fired")
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self.fired = False
+        self._timer = threading.Timer(seconds, self.fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        if not name.endswith(_CONNECTED):
+            return
+        stream = info.get("return_value")
+        sock = getattr(stream, "get_extra_info", lambda _: None)("socket")
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._sockets.append(sock)
+                fired = self.fired
+            if fired:
+                _shut(sock)
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    # the plain socket's shutdown, also for an SSLSocket (whose own shutdown drops its TLS state under a reader
+    # in another thread)
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def check_key_url(url: str, *, allow_http: bool = False) -> str:
@@ -80,11 +140,11 @@ class RemoteKeySet:
             document's ``issuer`` must equal it exactly (RFC 8414 §3.3).
         ttl: seconds a fetched set stays fresh.
         cooldown: the least seconds between two fetches triggered by an unknown ``kid`` or a failure.
-        timeout: the bound, in seconds, on one fetch (discovery included).
+        timeout: the bound, in seconds, on one fetch (discovery included), and on a cold-start wait.
         transport: an httpx transport for tests (``httpx.MockTransport`` serves both sync and async).
         allow_http: accept plain-http URLs on any host.
         algorithms: restrict every key's allow-list to these algorithms.
-        clock: a monotonic time source.
+        clock: a monotonic time source (for TTL and cooldown; I/O bounds use real time).
 
     Raises:
         ConfigurationError: neither ``url`` nor ``issuer``, or a URL that is not https.
@@ -118,9 +178,17 @@ class RemoteKeySet:
         self._fetched_at = -float("inf")
         self._attempted_at = -float("inf")
         self._fetches = 0
+        # One fetch at a time, whichever driver started it: ``_busy`` is claimed under ``_lock``; ``_idle`` is
+        # set when no fetch runs (threads wait on it).
         self._lock = threading.Lock()
-        self._inflight: asyncio.Future[None] | None = None
-        self._inflight_loop: asyncio.AbstractEventLoop | None = None
+        self._busy = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+        self._task_loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._watchdog: _Watchdog | None = None
 
     def __repr__(self) -> str:
         cached = None if self._keyset is None else len(self._keyset)
@@ -150,20 +218,45 @@ class RemoteKeySet:
         # stale: refetch, unless the last attempt failed within the cooldown
         return _FETCH if may_retry or self._attempted_at <= self._fetched_at else _CACHED
 
+    def _claim(self, kid: str | None, *, background: bool) -> bool:
+        """Start a fetch if one is due and none runs; the caller then runs it and ends with :meth:`_release`."""
+        with self._lock:
+            if background and self._closed:
+                return False
+            if self._busy and not self._orphaned():
+                return False
+            if self._plan(kid, self._clock()) != _FETCH:
+                return False
+            self._busy = True
+            self._idle.clear()
+            self._attempted_at = self._clock()
+            self._fetches += 1
+            return True
+
+    def _orphaned(self) -> bool:
+        """A fetch task whose event loop was closed without running it to the end (its ``finally`` never runs)."""
+        task, loop = self._task, self._task_loop
+        return task is not None and loop is not None and not task.done() and loop.is_closed()
+
+    def _release(self) -> None:
+        with self._lock:
+            self._busy = False
+            self._idle.set()
+
     def _current(self) -> KeySet:
         if self._keyset is None:
             raise KeySetUnavailableError("the key set endpoint is unavailable and no keys are cached")
         return self._keyset
 
-    def _begin(self) -> None:
-        self._attempted_at = self._clock()
-        self._fetches += 1
-
     def _succeed(self, document: dict[str, Any], started: float) -> None:
-        self._keyset = self._parse(document)
+        keyset = self._parse(document)
         self._fetched_at = started
+        self._keyset = keyset
 
     def _fail(self, reason: str) -> None:
+        # the cooldown after a failure counts from its end: a fetch that hangs for the whole timeout must not
+        # leave a cold start retrying (and waiting) again at once
+        self._attempted_at = self._clock()
         state = "serving cached keys" if self._keyset is not None else "no keys cached"
         logger.warning("authhooks: key set fetch failed (%s); %s", reason, state)
 
@@ -204,7 +297,11 @@ class RemoteKeySet:
     # -- sync ---------------------------------------------------------------------------------------------
 
     def get_sync(self, kid: str | None = None) -> KeySet:
-        """The keys to verify a token whose header names ``kid`` (blocking I/O when a fetch is due).
+        """The keys to verify a token whose header names ``kid``.
+
+        With keys cached this never blocks on the network: a due refetch runs on a background thread and the
+        cached keys are returned. With nothing cached it fetches (or waits for the fetch in flight), bounded
+        by ``timeout``.
 
         Raises:
             KeySetUnavailableError: no keys could be fetched and none are cached.
@@ -212,48 +309,58 @@ class RemoteKeySet:
         plan = self._plan(kid, self._clock())
         if plan == _CACHED:
             return self._current()
-        if plan == _UNAVAILABLE:
-            return self._current()
-        # With keys cached, a thread that finds another one fetching serves the cached keys instead of waiting.
-        acquired = (
-            self._lock.acquire(timeout=self._timeout * 2 + 1)
-            if self._keyset is None
-            else self._lock.acquire(blocking=False)
-        )
-        if not acquired:
-            return self._current()
-        try:
-            if self._plan(kid, self._clock()) == _FETCH:
-                self._fetch_sync()
-        finally:
-            self._lock.release()
+        cached = self._keyset
+        if cached is not None:
+            if plan == _FETCH and self._claim(kid, background=True):
+                thread = threading.Thread(target=self._fetch_sync, name="authhooks-jwks-fetch", daemon=True)
+                self._thread = thread
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had: try again on a later request
+                    self._release()
+            return cached
+        if self._claim(kid, background=False):
+            self._fetch_sync()
+        elif self._busy:
+            self._idle.wait(self._timeout + 1)
         return self._current()
 
-    def _fetch_sync(self) -> None:
-        self._begin()
-        started = self._clock()
-        deadline = started + self._timeout
-        transport = self._transport if isinstance(self._transport, httpx.BaseTransport) else None
-        try:
-            with httpx.Client(transport=transport, timeout=self._timeout, follow_redirects=False) as client:
-                if self._jwks_uri is None:
-                    self._jwks_uri = self._discover_sync(client, deadline)
-                self._succeed(self._get_json_sync(client, self._jwks_uri, deadline), started)
-        except _FetchError as exc:
-            self._fail(str(exc))
-        except httpx.HTTPError as exc:
-            self._fail(type(exc).__name__)
+    def wait_for_fetch_sync(self, timeout: float | None = None) -> bool:
+        """Wait for the fetch in flight, if any, at most ``timeout`` seconds (default: the fetch timeout plus 1).
 
-    def _discover_sync(self, client: httpx.Client, deadline: float) -> str:
+        Returns:
+            ``True`` when no fetch runs any more.
+        """
+        self._idle.wait(self._timeout + 1 if timeout is None else timeout)
+        return not self._busy
+
+    def _fetch_sync(self) -> None:
+        started = self._attempted_at
+        transport = self._transport if isinstance(self._transport, httpx.BaseTransport) else None
+        watchdog = self._watchdog = _Watchdog(self._timeout)
+        deadline = time.monotonic() + self._timeout
+        try:
+            with watchdog, httpx.Client(transport=transport, timeout=self._timeout, follow_redirects=False) as client:
+                if self._jwks_uri is None:
+                    self._jwks_uri = self._discover_sync(client, watchdog, deadline)
+                self._succeed(self._get_json_sync(client, self._jwks_uri, watchdog, deadline), started)
+        except Exception as exc:  # a background thread must end quietly; the reason is logged
+            self._fail("timeout" if watchdog.fired else _reason(exc))
+        finally:
+            self._watchdog = None
+            self._release()
+
+    def _discover_sync(self, client: httpx.Client, watchdog: _Watchdog, deadline: float) -> str:
         for url in discovery_urls(self._issuer or ""):
             try:
-                return self._check_document(self._get_json_sync(client, url, deadline))
+                return self._check_document(self._get_json_sync(client, url, watchdog, deadline))
             except _FetchError:
                 continue
         raise _FetchError("discovery failed")
 
-    def _get_json_sync(self, client: httpx.Client, url: str, deadline: float) -> dict[str, Any]:
-        with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+    def _get_json_sync(self, client: httpx.Client, url: str, watchdog: _Watchdog, deadline: float) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        with client.stream("GET", url, headers=headers, extensions={"trace": watchdog.trace}) as response:
             if response.status_code != 200:
                 raise _FetchError(f"HTTP {response.status_code}")
             body = bytearray()
@@ -261,44 +368,69 @@ class RemoteKeySet:
                 body += chunk
                 if len(body) > MAX_DOCUMENT_BYTES:
                     raise _FetchError("document too large")
-                if self._clock() > deadline:
+                if time.monotonic() > deadline:
                     raise _FetchError("timeout")
         return _loads(bytes(body))
 
     # -- async --------------------------------------------------------------------------------------------
 
     async def get(self, kid: str | None = None) -> KeySet:
-        """The keys to verify a token whose header names ``kid``; concurrent callers share one fetch.
+        """The keys to verify a token whose header names ``kid``.
+
+        With keys cached this never awaits the network: a due refetch starts as a background task (one at a
+        time) and the cached keys are returned. With nothing cached, concurrent callers share one fetch,
+        bounded by ``timeout``.
 
         Raises:
             KeySetUnavailableError: no keys could be fetched and none are cached.
         """
         plan = self._plan(kid, self._clock())
-        if plan != _FETCH:
+        if plan == _CACHED:
             return self._current()
         loop = asyncio.get_running_loop()
-        inflight = self._inflight
-        if inflight is None or inflight.done() or self._inflight_loop is not loop:
-            inflight = loop.create_task(self._fetch_async())
-            self._inflight, self._inflight_loop = inflight, loop
-        await asyncio.shield(inflight)
+        cached = self._keyset
+        if cached is not None:
+            if plan == _FETCH and self._claim(kid, background=True):
+                self._spawn(loop)
+            return cached
+        task = self._task if self._task_loop is loop else None
+        if task is None or task.done():
+            task = self._spawn(loop) if self._claim(kid, background=False) else None
+        if task is not None:
+            await asyncio.wait({task})  # not shield: a waiter's cancellation must not cancel the shared fetch
+        elif self._busy:
+            await self._poll(self._timeout + 1)
         return self._current()
 
+    async def wait_for_fetch(self) -> None:
+        """Wait for the fetch in flight, if any (bounded by ``timeout`` plus a second)."""
+        task = self._task
+        if task is not None and self._task_loop is asyncio.get_running_loop() and not task.done():
+            await asyncio.wait({task}, timeout=self._timeout + 1)
+        elif self._busy:
+            await self._poll(self._timeout + 1)
+
+    async def _poll(self, timeout: float) -> None:
+        """Wait for a fetch run by a thread or another event loop (rare: mixed sync and async use)."""
+        await asyncio.to_thread(self._idle.wait, timeout)
+
+    def _spawn(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[None]:
+        task = loop.create_task(self._fetch_async(), name="authhooks-jwks-fetch")
+        self._task, self._task_loop = task, loop
+        return task
+
     async def _fetch_async(self) -> None:
-        self._begin()
-        started = self._clock()
-        deadline = started + self._timeout
+        started = self._attempted_at
+        deadline = time.monotonic() + self._timeout
         transport = self._transport if isinstance(self._transport, httpx.AsyncBaseTransport) else None
         try:
             async with httpx.AsyncClient(transport=transport, timeout=self._timeout, follow_redirects=False) as client:
                 document = await asyncio.wait_for(self._fetch_document(client, deadline), self._timeout)
             self._succeed(document, started)
-        except _FetchError as exc:
-            self._fail(str(exc))
-        except asyncio.TimeoutError:
-            self._fail("timeout")
-        except httpx.HTTPError as exc:
-            self._fail(type(exc).__name__)
+        except Exception as exc:  # nobody may await a background task: it must not end with an exception
+            self._fail(_reason(exc))
+        finally:
+            self._release()
 
     async def _fetch_document(self, client: httpx.AsyncClient, deadline: float) -> dict[str, Any]:
         if self._jwks_uri is None:
@@ -321,9 +453,55 @@ class RemoteKeySet:
                 body += chunk
                 if len(body) > MAX_DOCUMENT_BYTES:
                     raise _FetchError("document too large")
-                if self._clock() > deadline:
+                if time.monotonic() > deadline:
                     raise _FetchError("timeout")
         return _loads(bytes(body))
+
+    # -- shutdown -----------------------------------------------------------------------------------------
+
+    async def aclose(self, timeout: float | None = None) -> None:
+        """Stop background fetching: cancel a fetch task (awaited when it runs on this loop), shut the socket of
+        a fetch thread and wait for it, each wait at most ``timeout`` seconds (default: the fetch timeout plus
+        1; both normally end at once). Cached keys stay served and a cold start still fetches; no new background
+        fetch starts. Idempotent."""
+        wait = self._timeout + 1 if timeout is None else max(0.0, timeout)
+        self._closed = True
+        task, loop = self._task, self._task_loop
+        if task is not None and loop is not None and not task.done():
+            if loop is asyncio.get_running_loop():
+                task.cancel()
+                await asyncio.wait({task}, timeout=wait)
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(task.cancel)
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            watchdog = self._watchdog
+            if watchdog is not None:
+                watchdog.fire()
+            await asyncio.to_thread(thread.join, wait)
+
+    def close(self, timeout: float | None = None) -> None:
+        """The sync twin of :meth:`aclose`: a fetch task is cancelled through its loop, not awaited."""
+        wait = self._timeout + 1 if timeout is None else max(0.0, timeout)
+        self._closed = True
+        task, loop = self._task, self._task_loop
+        if task is not None and loop is not None and not task.done() and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            watchdog = self._watchdog
+            if watchdog is not None:
+                watchdog.fire()
+            thread.join(wait)
+
+
+def _reason(exc: Exception) -> str:
+    """A short, URL-free label for a failed fetch."""
+    if isinstance(exc, _FetchError):
+        return str(exc)
+    if isinstance(exc, (asyncio.TimeoutError, httpx.TimeoutException)):
+        return "timeout"
+    return type(exc).__name__
 
 
 def _loads(body: bytes) -> dict[str, Any]:
