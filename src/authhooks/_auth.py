@@ -4,6 +4,8 @@ the flows (as a plain Python API, async with ``*_sync`` twins, and for the middl
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,9 +23,12 @@ from authhooks.hooks.context import HookContext
 from authhooks.hooks.observer import Observer
 from authhooks.hooks.points import CATALOGUE, HookPoint, PointKind, PointSpec, declare_point, resolve_point
 from authhooks.hooks.registry import HookImpl, OnError, Registry
+from authhooks.hooks.runner import HookRunner, HookStats, run_in_thread
 from authhooks.stores.base import Store
 
 __all__ = ["AuthHooks", "FireResult"]
+
+logger = logging.getLogger("authhooks")
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -73,9 +78,11 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
             settings = settings.replace(**overrides)
         self.settings = settings
         self._points: dict[str, HookPoint] = dict(CATALOGUE)
+        self._runner = HookRunner(settings.hook_workers)
         self._registry = Registry(
             propagate_hook_errors=settings.propagate_hook_errors,
             default_timeout=settings.hook_timeout_seconds,
+            runner=self._runner,
         )
         self._audit: Any = None
         self.telemetry_handle: Any = None
@@ -117,6 +124,12 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
     def background_stats(self) -> BackgroundStats:
         """Counters of the background-hook queue (queued, completed, failed, dropped, pending)."""
         return self._runtime.background.stats
+
+    @property
+    def hook_stats(self) -> HookStats:
+        """Counters of hook runs cut at their timeout: ``timeouts``, ``abandoned`` (the hook was still running in
+        its thread) and ``abandoned_running`` (abandoned runs whose hook has not returned yet)."""
+        return self._runner.stats
 
     # -- points and hooks -------------------------------------------------------------------------------------
 
@@ -164,6 +177,7 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
         when: Callable[..., Any] | None = None,
         enforce: bool = True,
         background: bool = False,
+        inline: bool = False,
         name: str | None = None,
     ) -> HookImpl:
         """Register ``fn`` at ``point``.
@@ -175,12 +189,19 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
             order: lower runs first (then registration order).
             tryfirst / trylast: run before / after every hook without the flag.
             after / before: names of hooks at the same point this one must follow / precede.
-            timeout: seconds; a timeout counts as an error.
+            timeout: seconds; a timeout counts as an error. Without one, ``hook_timeout_seconds`` applies (5 s by
+                default): every hook run is bounded. A sync hook runs on authhooks' own bounded threads
+                (``hook_workers``), never on the event loop, and its caller (the loop or the ``*_sync`` caller's
+                thread) waits at most the timeout; a hook still running then is abandoned to its thread and
+                counted in :attr:`hook_stats`. An async hook is cancelled at its timeout.
             on_error: ``deny`` (fail closed, the default at decision points), ``ignore`` (log and continue, the
                 default at notification points) or ``raise``; ``propagate_hook_errors`` forces ``raise``.
             when: a condition taking named parameters like a hook; the hook runs only when it returns true.
             enforce: ``False`` runs the hook in shadow mode: its denial is recorded, not enforced.
             background: run through the bounded background queue (notification points only).
+            inline: declare a sync hook non-blocking (no I/O, no lock, microseconds): it is called in the caller's
+                thread — on the event loop under the async driver — without the thread hop (tens of µs) and
+                without a timeout, which cannot be enforced there. Refused with ``timeout=`` or an async hook.
             name: unique at the point; defaults to the function's qualified name.
 
         Returns:
@@ -202,11 +223,18 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
             when=when,
             enforce=enforce,
             background=background,
+            inline=inline,
             name=name,
         )
 
     def hook(self, point: PointSpec, **options: Any) -> Callable[[F], F]:
-        """Decorator form of :meth:`add_hook`: ``@auth.hook("login.pre", order=-10)``."""
+        """Decorator form of :meth:`add_hook`: ``@auth.hook("login.pre", order=-10)``.
+
+        Every run is bounded: by ``timeout=`` or else ``hook_timeout_seconds`` (5 s). A sync hook runs on
+        authhooks' bounded pool of ``hook_workers`` threads, never on the event loop (a thread hop of tens of µs);
+        ``@auth.hook("login.pre", inline=True)`` declares it non-blocking and runs it in the caller's thread, with
+        no hop and no timeout. See :meth:`add_hook`.
+        """
 
         def register(fn: F) -> F:
             self.add_hook(point, fn, **options)
@@ -317,26 +345,57 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
 
     # -- shutdown ---------------------------------------------------------------------------------------------
 
-    async def aclose(self, timeout: float = 5.0) -> None:
-        """Drain background hooks (bounded by ``timeout``), close the audit log, flush the telemetry made by
-        :meth:`setup_telemetry`, and close the store."""
-        await self._runtime.background.aclose(timeout)
-        if self._audit is not None:
-            self._audit.close()
-        if self.telemetry_handle is not None:
-            await asyncio.to_thread(self.telemetry_handle.force_flush)
-        if self._runtime._store is not None:
-            await self._runtime._store.aclose()
+    # The budget is shared in order; the hook work may use at most this part of it, so that a hung hook still
+    # leaves time to flush the telemetry that records it.
+    _HOOKS_SHARE = 0.5
 
-    def close(self, timeout: float = 5.0) -> None:
-        """The sync twin of :meth:`aclose` (the worker thread is drained; async tasks need ``aclose``)."""
-        self._runtime.background.close(timeout)
+    async def aclose(self, timeout: float | None = None) -> None:
+        """Shut down within ``timeout`` seconds (default ``shutdown_timeout_seconds``, 5 s), whatever is down.
+
+        In order: drain the background queue and wait for running hook threads (together at most half the
+        budget), close the audit log, close the store, then flush and shut down the telemetry made by
+        :meth:`setup_telemetry` with what is left (once: later calls do not flush again). What does not finish
+        in its share is abandoned and logged: background tasks are cancelled, hook threads (daemon threads) are
+        left to end on their own, an unreachable collector's data is lost.
+        """
+        budget = self.settings.shutdown_timeout_seconds if timeout is None else max(0.0, timeout)
+        start = time.monotonic()
+        deadline = start + budget
+        hooks_deadline = start + budget * self._HOOKS_SHARE
+        await self._runtime.background.aclose(max(0.0, hooks_deadline - time.monotonic()))
+        if not await run_in_thread(
+            lambda: self._runner.close(max(0.0, hooks_deadline - time.monotonic())),
+            max(0.0, hooks_deadline - time.monotonic()) + 0.05,
+            "authhooks-hooks-close",
+        ):
+            logger.warning("authhooks: hooks still running at shutdown were abandoned")
         if self._audit is not None:
             self._audit.close()
+        store = self._runtime._store
+        if store is not None:
+            try:
+                await asyncio.wait_for(store.aclose(), max(0.01, deadline - time.monotonic()))
+            except (TimeoutError, asyncio.TimeoutError):
+                logger.warning("authhooks: closing the store ran past the shutdown budget; abandoned")
         if self.telemetry_handle is not None:
-            self.telemetry_handle.force_flush()
+            await self.telemetry_handle.ashutdown(max(0.0, deadline - time.monotonic()))
+
+    def close(self, timeout: float | None = None) -> None:
+        """The sync twin of :meth:`aclose`, within the same budget (the worker thread is drained; async background
+        tasks need ``aclose``)."""
+        budget = self.settings.shutdown_timeout_seconds if timeout is None else max(0.0, timeout)
+        start = time.monotonic()
+        deadline = start + budget
+        hooks_deadline = start + budget * self._HOOKS_SHARE
+        self._runtime.background.close(max(0.0, hooks_deadline - time.monotonic()))
+        if not self._runner.close(max(0.0, hooks_deadline - time.monotonic())):
+            logger.warning("authhooks: hooks still running at shutdown were abandoned")
+        if self._audit is not None:
+            self._audit.close()
         if self._runtime._store is not None:
             self._runtime._store.sync.close()
+        if self.telemetry_handle is not None:
+            self.telemetry_handle.shutdown(max(0.0, deadline - time.monotonic()))
 
     async def __aenter__(self) -> AuthHooks:
         return self

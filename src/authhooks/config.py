@@ -94,10 +94,28 @@ class Settings:
         False, "Make every hook's error policy `raise` (Evrmore's propagate_hook_errors)."
     )
     hook_timeout_seconds: float | None = _setting(
-        None, "Default timeout for every hook run; a timeout counts as a hook error.", low=0.001, high=3600
+        5.0,
+        "Timeout of every hook run without its own `timeout=` (not `inline=True` ones); a timeout counts as a "
+        "hook error. Only the keyword `None` turns it off.",
+        low=0.001,
+        high=3600,
+    )
+    hook_workers: int = _setting(
+        8,
+        "Threads that run blocking (sync) hooks, off the event loop; when all are busy a run waits at most its "
+        "timeout.",
+        low=1,
+        high=1024,
     )
     background_queue_size: int = _setting(
         1000, "Capacity of the queue of background hooks; what does not fit is dropped and counted.", low=1
+    )
+    shutdown_timeout_seconds: float = _setting(
+        5.0,
+        "Bound of the whole shutdown (`aclose`/`close`, the ASGI lifespan): background queue, running hooks, "
+        "telemetry flush, store.",
+        low=0,
+        high=600,
     )
     # -- state store ---------------------------------------------------------------------------------------
     store_url: str | None = _setting(

@@ -3,7 +3,9 @@
 Slow post hooks (a webhook, a mail) should not hold up the response. A background hook's run is queued with a
 snapshot of its inputs; at most ``maxsize`` runs wait or run at once, and a run that does not fit is **dropped
 and counted** (``dropped``), never blocking the flow. Async hooks queued by the async driver run as tasks on
-the caller's event loop; sync hooks (and anything queued by the sync driver) run on one worker thread.
+the caller's event loop; sync hooks (and anything queued by the sync driver) are fed by one worker thread to the
+hook runner, so each run is bounded by its timeout like any other hook run (a hung background hook cannot stop
+the queue).
 ``await auth.aclose()`` / ``auth.close()`` drain the queue (with a bounded wait).
 
 Each background run is reported to observers with ``record.background=True`` and the run of the flow that
@@ -24,6 +26,7 @@ from authhooks.events import Decision
 from authhooks.hooks.context import HookContext
 from authhooks.hooks.observer import FlowRun, HookRecord, Observer
 from authhooks.hooks.registry import HookImpl
+from authhooks.hooks.runner import run_in_thread, runner_for
 
 __all__ = ["BackgroundQueue", "BackgroundStats"]
 
@@ -141,7 +144,7 @@ class BackgroundQueue:
         started = time.perf_counter()
         error: BaseException | None = None
         try:
-            r = h.call(values, ctx)
+            r = h.call(values, ctx) if h.is_async or h.timeout is None else runner_for(h).call_sync(h, values, ctx)
             if h.is_async or asyncio.iscoroutine(r):
                 asyncio.run(asyncio.wait_for(r, h.timeout) if h.timeout else r)
         except BaseException as exc:  # a background failure must never kill the worker
@@ -210,5 +213,9 @@ class BackgroundQueue:
             _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in pending:
                 task.cancel()
+            if pending:  # let them see the cancellation and account for themselves (a task may ignore it)
+                await asyncio.wait(pending, timeout=0.1)
         remaining = max(0.0, deadline - time.monotonic())
-        await asyncio.to_thread(self.close, remaining)
+        if self._thread is not None:
+            # not asyncio.to_thread: the loop's default executor may be full, and asyncio.run waits for it
+            await run_in_thread(lambda: self.close(remaining), remaining + 0.05, "authhooks-background-close")

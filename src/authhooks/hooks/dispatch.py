@@ -13,6 +13,9 @@ Semantics (product.md §4):
 - **notification** points: returns are ignored; ``background=True`` hooks are queued.
 - **errors and timeouts**: policy ``raise`` propagates (a timeout as ``HookError``), ``ignore`` logs and
   continues, ``deny`` stops the chain with :class:`~authhooks.errors.HookFailed` (503).
+- **where hooks run**: sync hooks on the bounded threads of :class:`~authhooks.hooks.runner.HookRunner` under
+  their timeout (``inline=True`` ones in the caller's thread), async hooks on the loop under their timeout; see
+  :mod:`authhooks.hooks.runner`.
 - **shadow mode** (``enforce=False``): the hook runs, its denial (or failure under ``deny``) is recorded as
   ``shadow_deny`` and nothing it returns takes effect.
 """
@@ -20,13 +23,10 @@ Semantics (product.md §4):
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 import logging
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from authhooks.errors import Deny, HookError, HookFailed
@@ -35,6 +35,7 @@ from authhooks.hooks.context import HookContext
 from authhooks.hooks.observer import FlowRun, HookRecord, Observer
 from authhooks.hooks.points import HookPoint, PointKind
 from authhooks.hooks.registry import HookImpl
+from authhooks.hooks.runner import runner_for as _runner
 
 __all__ = ["NO_RESULT", "dispatch_async", "dispatch_sync", "notify_observers"]
 
@@ -42,17 +43,6 @@ logger = logging.getLogger("authhooks.hooks")
 
 NO_RESULT: Any = None
 """What dispatch returns when no provide hook produced a result."""
-
-_timeout_pool: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    # Sync hooks with a timeout run on a small pool so the caller can stop waiting; a hung hook keeps its
-    # thread, which is why the pool is shared and bounded rather than one thread per call.
-    global _timeout_pool
-    if _timeout_pool is None:
-        _timeout_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="authhooks-hook")
-    return _timeout_pool
 
 
 def notify_observers(observers: tuple[Observer, ...], run: FlowRun, record: HookRecord) -> None:
@@ -68,9 +58,10 @@ def notify_observers(observers: tuple[Observer, ...], run: FlowRun, record: Hook
 class _Outcome:
     """What one hook run meant for the chain."""
 
-    __slots__ = ("decision", "denial", "error_type", "reason", "result", "stop")
+    __slots__ = ("abandoned", "decision", "denial", "error_type", "reason", "result", "stop")
 
     def __init__(self) -> None:
+        self.abandoned = False
         self.decision = Decision.CONTINUE
         self.denial: Deny | None = None
         self.result: Any = None
@@ -129,6 +120,7 @@ def _failed(h: HookImpl, exc: BaseException, timed_out: bool) -> _Outcome:
             raise HookError(f"hook {h.name!r} at {h.point.name} timed out after {h.timeout}s") from exc
         raise exc
     out = _Outcome()
+    out.abandoned = bool(getattr(exc, "abandoned", False))
     out.decision = Decision.TIMEOUT if timed_out else Decision.ERROR
     out.error_type = "TimeoutError" if timed_out else type(exc).__name__
     # Only the exception type is logged: a hook's message may quote a credential it was given.
@@ -162,6 +154,7 @@ def _record(run: FlowRun | None, observers: tuple[Observer, ...], h: HookImpl, o
         enforced=h.enforce,
         error_type=out.error_type,
         reason=out.reason,
+        abandoned=out.abandoned,
     )
     notify_observers(observers, run, record)
 
@@ -179,14 +172,9 @@ def _skip(run: FlowRun | None, observers: tuple[Observer, ...], h: HookImpl, dec
 def _call_sync(h: HookImpl, values: dict[str, Any], ctx: HookContext) -> Any:
     if h.is_async:
         raise HookError(f"async hook {h.name!r} at {h.point.name} cannot run under the sync driver")
-    if h.timeout is None:
+    if h.timeout is None:  # inline, or timeouts turned off: nothing to bound, so no thread hop
         return h.call(values, ctx)
-    future = _pool().submit(contextvars.copy_context().run, h.call, values, ctx)
-    try:
-        return future.result(timeout=h.timeout)
-    except FutureTimeout:
-        future.cancel()
-        raise TimeoutError(f"hook {h.name!r} timed out") from None
+    return _runner(h).call_sync(h, values, ctx)
 
 
 def dispatch_sync(
@@ -259,16 +247,13 @@ def dispatch_sync(
 
 
 async def _call_async(h: HookImpl, values: dict[str, Any], ctx: HookContext) -> Any:
+    runner = _runner(h)
     if h.is_async:
-        if h.timeout is None:
-            return await h.call(values, ctx)
-        return await asyncio.wait_for(h.call(values, ctx), h.timeout)
-    if h.timeout is None:
-        r = h.call(values, ctx)
-    else:
-        r = await asyncio.wait_for(asyncio.to_thread(h.call, values, ctx), h.timeout)
+        return await runner.await_hook(h, h.call(values, ctx))
+    # a sync hook may block: off the loop, on the runner's bounded threads, unless declared inline
+    r = h.call(values, ctx) if h.inline else await runner.call_async(h, values, ctx)
     if r is not None and inspect.isawaitable(r):
-        r = await (asyncio.wait_for(r, h.timeout) if h.timeout is not None else r)
+        r = await runner.await_hook(h, r)
     return r
 
 
@@ -289,10 +274,10 @@ async def dispatch_async(
     observers: tuple[Observer, ...] = (),
     background: Any = None,
 ) -> Any:
-    """The async twin of :func:`dispatch_sync`: sync hooks are called inline (or in a thread when they have a
-    timeout), async hooks awaited (under ``asyncio.wait_for`` when they have a timeout)."""
+    """The async twin of :func:`dispatch_sync`: sync hooks run on the runner's threads (``inline`` ones on the
+    loop), async hooks are awaited on the loop, each under its timeout."""
     for h in hooks:
-        if run is None and h.fast:
+        if run is None and h.fast_async:
             try:
                 r = h.call(values, ctx)
                 if h.is_async or (r is not None and inspect.isawaitable(r)):
@@ -324,10 +309,10 @@ async def dispatch_async(
                 queued = background is not None and background.submit_async(h, dict(values), ctx, run, observers)
                 _skip(run, observers, h, Decision.QUEUED if queued else Decision.DROPPED)
                 continue
-            if h.timeout is None and not h.is_async:
-                r = h.call(values, ctx)  # the common case, without a coroutine around it
+            if h.inline:
+                r = h.call(values, ctx)  # declared non-blocking: no thread hop, no coroutine around it
                 if r is not None and inspect.isawaitable(r):
-                    r = await r
+                    r = await _runner(h).await_hook(h, r)
             else:
                 r = await _call_async(h, values, ctx)
             out = _interpret(h, r, values)

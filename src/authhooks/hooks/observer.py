@@ -32,6 +32,7 @@ class HookRecord(NamedTuple):
         background: True when the run happened in the background queue.
         error_type: the exception class name for ``error``/``timeout`` runs, else ``None``.
         reason: the denial reason for ``deny``/``shadow_deny`` runs, else ``None``.
+        abandoned: a ``timeout`` run whose hook was still running in its thread when the flow went on.
     """
 
     hook: str
@@ -43,6 +44,7 @@ class HookRecord(NamedTuple):
     background: bool = False
     error_type: str | None = None
     reason: str | None = None
+    abandoned: bool = False
 
 
 @dataclass(slots=True, eq=False)

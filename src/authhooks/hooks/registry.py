@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from authhooks.errors import HookError
 from authhooks.hooks.points import CONTEXT_PARAMETERS, HookPoint, PointKind
+from authhooks.hooks.runner import HookRunner
 
 __all__ = ["HookImpl", "OnError", "Registry"]
 
@@ -45,7 +46,13 @@ class HookImpl:
         call: ``call(values, ctx)`` invokes ``fn`` with the parameters it names.
         condition: ``condition(values, ctx) -> bool`` built from ``when=``, or ``None``.
         is_async: ``fn`` is a coroutine function (only the async driver can run it).
-        fast: no condition, timeout, background or shadow mode: the dispatcher's plain path.
+        inline: a sync hook declared non-blocking: called in the caller's thread (on the event loop under the
+            async driver), with no timeout.
+        runner: the :class:`~authhooks.hooks.runner.HookRunner` that runs and bounds it.
+        fast: the sync driver's plain path: a sync hook called in the caller's thread (``inline``, or no
+            timeout), without condition, background or shadow mode.
+        fast_async: the async driver's plain path: an ``inline`` sync hook or an async hook without timeout,
+            without condition, background or shadow mode.
     """
 
     fn: Callable[..., Any]
@@ -65,11 +72,17 @@ class HookImpl:
     condition: Caller | None
     is_async: bool
     condition_is_async: bool
+    inline: bool = False
+    runner: HookRunner | None = None
     fast: bool = field(init=False)
+    fast_async: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        fast = self.condition is None and self.timeout is None and not self.background and self.enforce
+        plain = self.condition is None and not self.background and self.enforce
+        fast = plain and not self.is_async and self.timeout is None
+        fast_async = plain and (self.inline or (self.is_async and self.timeout is None))
         object.__setattr__(self, "fast", fast)
+        object.__setattr__(self, "fast_async", fast_async)
 
     def __repr__(self) -> str:
         return f"<HookImpl {self.name!r} at {self.point.name}>"
@@ -141,12 +154,20 @@ class Registry:
 
     Args:
         propagate_hook_errors: make every hook's policy ``raise`` (Evrmore's option).
-        default_timeout: a timeout applied to hooks registered without one.
+        default_timeout: a timeout applied to hooks registered without one (``inline`` hooks excepted).
+        runner: runs and bounds the hooks registered here (a new one of 8 threads by default).
     """
 
-    def __init__(self, *, propagate_hook_errors: bool = False, default_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        propagate_hook_errors: bool = False,
+        default_timeout: float | None = None,
+        runner: HookRunner | None = None,
+    ) -> None:
         self._propagate = propagate_hook_errors
         self._default_timeout = default_timeout
+        self.runner = runner if runner is not None else HookRunner()
         self._lock = threading.RLock()
         self._hooks: dict[str, list[HookImpl]] = {}
         self._tables: dict[str, tuple[HookImpl, ...]] = {}
@@ -177,6 +198,7 @@ class Registry:
         when: Callable[..., Any] | None = None,
         enforce: bool = True,
         background: bool = False,
+        inline: bool = False,
         name: str | None = None,
     ) -> HookImpl:
         """Validate and register ``fn`` at ``point``; see :meth:`authhooks.AuthHooks.add_hook`."""
@@ -188,7 +210,13 @@ class Registry:
             raise HookError(f"{what}: tryfirst and trylast exclude each other")
         if isinstance(order, bool) or not isinstance(order, int):
             raise HookError(f"{what}: order must be an integer")
-        if timeout is None:
+        is_async = _is_async(fn)
+        if inline:
+            if is_async:
+                raise HookError(f"{what}: inline= is for sync hooks; an async hook always runs on the event loop")
+            if timeout is not None:
+                raise HookError(f"{what}: an inline hook runs in the caller's thread and cannot be cut at a timeout")
+        elif timeout is None:
             timeout = self._default_timeout
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise HookError(f"{what}: timeout must be a positive number of seconds")
@@ -232,8 +260,10 @@ class Registry:
                 seq=self._seq,
                 call=call,
                 condition=condition,
-                is_async=_is_async(fn),
+                is_async=is_async,
                 condition_is_async=when is not None and _is_async(when),
+                inline=bool(inline),
+                runner=self.runner,
             )
             table = _ordered([*existing, impl], point.name)
             self._hooks[point.name] = [*existing, impl]

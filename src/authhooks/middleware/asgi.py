@@ -26,19 +26,22 @@ raised by the app itself are never caught here.
 
 Lifespan: on ``lifespan.startup`` the middleware awaits ``auth.prepare()`` (prefetching keys) before the app
 starts; a failure is logged and, with ``strict_startup=True``, reported as ``lifespan.startup.failed``. After the
-app's shutdown it awaits ``auth.aclose()`` (draining background hooks) and flushes the telemetry authhooks
-created (``auth.telemetry_handle.force_flush()`` when present).
+app's shutdown it awaits ``auth.aclose()``, which drains background hooks, waits for running hooks, flushes and
+shuts down the telemetry authhooks created and closes the store, all within ``shutdown_timeout_seconds``. The
+telemetry is flushed once: only a handle that ``aclose`` left open (an ``auth`` of another kind) is flushed here,
+within the same budget.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from authhooks.errors import ConfigurationError, InvalidRequest, MissingCredentials
 from authhooks.events import Principal
+from authhooks.hooks.runner import run_in_thread
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
 from authhooks.middleware.paths import PathRules, ScopeRules, path_forms, path_is_safe
@@ -303,13 +306,17 @@ class AuthHooksMiddleware:
         return True
 
     async def _shutdown(self) -> None:
+        budget = float(getattr(getattr(self.auth, "settings", None), "shutdown_timeout_seconds", 5.0))
+        deadline = time.monotonic() + budget
         try:
             await self.auth.aclose()
         except Exception as exc:
             logger.warning("authhooks: closing failed with %s", type(exc).__name__)
-        flush = getattr(getattr(self.auth, "telemetry_handle", None), "force_flush", None)
-        if callable(flush):
+        handle = getattr(self.auth, "telemetry_handle", None)
+        flush = getattr(handle, "force_flush", None)
+        if callable(flush) and not getattr(handle, "closed", False):  # aclose flushed it already
             try:
-                await asyncio.to_thread(flush)
+                if not await run_in_thread(flush, deadline - time.monotonic(), "authhooks-telemetry-flush"):
+                    logger.warning("authhooks: telemetry flush abandoned after the %.1f s shutdown budget", budget)
             except Exception as exc:
                 logger.warning("authhooks: telemetry flush failed with %s", type(exc).__name__)

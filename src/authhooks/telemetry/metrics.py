@@ -5,9 +5,10 @@ cleaning, hashing, exemplar sampling), so
 
 - the durations are synchronous histograms (``authhooks.flow.duration``; ``authhooks.hook.duration`` unless
   ``hook_durations=False``), recorded with attribute dictionaries built once per combination and reused;
-- the counters (``authhooks.flow.outcomes``, ``authhooks.hook.decisions``, ``authhooks.background.dropped``)
-  are **asynchronous** (observable) counters: each call bumps an in-process tally under a lock, and the SDK reads
-  the cumulative tallies when it collects. Values and attributes are the same as with synchronous counters.
+- the counters (``authhooks.flow.outcomes``, ``authhooks.hook.decisions``, ``authhooks.background.dropped``,
+  ``authhooks.hook.abandoned``) are **asynchronous** (observable) counters: each call bumps an in-process tally
+  under a lock, and the SDK reads the cumulative tallies when it collects. Values and attributes are the same as
+  with synchronous counters.
 
 Attributes are bounded by the flows, the registered hooks, the decisions and the reasons: never a subject, token
 or request value. Past :data:`CARDINALITY_LIMIT` distinct attribute sets per counter, further combinations are
@@ -91,6 +92,7 @@ class FlowMetrics:
     """
 
     __slots__ = (
+        "_abandoned",
         "_decisions",
         "_dropped",
         "_flow_attrs",
@@ -107,6 +109,7 @@ class FlowMetrics:
         self._outcomes = _Tally()
         self._decisions = _Tally()
         self._dropped = _Tally()
+        self._abandoned = _Tally()
         self._flow_duration = meter.create_histogram(
             names.METRIC_FLOW_DURATION,
             unit="s",
@@ -143,6 +146,12 @@ class FlowMetrics:
                 unit="{run}",
                 description="Background hook runs dropped because the queue was full.",
             ),
+            meter.create_observable_counter(
+                names.METRIC_HOOK_ABANDONED,
+                [self._abandoned.observe],
+                unit="{run}",
+                description="Hook runs cut at their timeout while the hook went on running in its thread.",
+            ),
         )
         self._flow_attrs: dict[tuple[str, str, str | None, str | None], dict[str, Any]] = {}
         self._hook_attrs: dict[tuple[str, str, Decision, str | None], dict[str, Any]] = {}
@@ -163,7 +172,7 @@ class FlowMetrics:
         self._outcomes.add(key, attrs)
 
     def hook_ran(self, record: HookRecord) -> None:
-        """Record one hook run: its decision, its duration when it ran, a drop when it was dropped."""
+        """Record one hook run: its decision, its duration when it ran, a drop or an abandoned run."""
         key, attrs = self._hook_key(record)
         self._decisions.add(key, attrs)
         decision = record.decision
@@ -171,6 +180,8 @@ class FlowMetrics:
             self._dropped.add(key[:2], {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point})
         elif self._hook_duration is not None and decision not in _NOT_TIMED:
             self._hook_duration.record(record.duration, attrs)
+        if record.abandoned:
+            self._abandoned.add(key[:2], {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point})
 
     def hooks_ran(self, run: FlowRun) -> None:
         """Record the hook runs of an ended flow (its background runs are recorded as they run)."""
@@ -186,6 +197,13 @@ class FlowMetrics:
         ]
         if dropped:
             self._dropped.add_all(dropped)
+        abandoned = [
+            (key[:2], {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point})
+            for record, (key, _) in zip(records, keyed, strict=True)
+            if record.abandoned
+        ]
+        if abandoned:
+            self._abandoned.add_all(abandoned)
         if self._hook_duration is not None:
             for record, (_, attrs) in zip(records, keyed, strict=True):
                 if record.decision not in _NOT_TIMED:

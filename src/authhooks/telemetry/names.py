@@ -57,6 +57,7 @@ name                             instrument   unit           attributes
 ``authhooks.hook.duration``      histogram    ``s``          hook name, point, decision (hooks that ran)
 ``authhooks.hook.decisions``     counter      ``{decision}`` hook name, point, decision, error.type
 ``authhooks.background.dropped`` counter      ``{run}``      hook name, point
+``authhooks.hook.abandoned``     counter      ``{run}``      hook name, point (timed-out runs left running)
 ================================ ============ ============== =================================================
 
 ``error.type`` values (the list the recording-errors convention asks instrumentations to document):
@@ -106,6 +107,7 @@ __all__ = [
     "EVENT_HOOK",
     "INSTRUMENTATION_SCOPE",
     "METRIC_BACKGROUND_DROPPED",
+    "METRIC_HOOK_ABANDONED",
     "METRIC_FLOW_DURATION",
     "METRIC_FLOW_OUTCOMES",
     "METRIC_HOOK_DECISIONS",
@@ -163,6 +165,7 @@ METRIC_FLOW_OUTCOMES: Final = "authhooks.flow.outcomes"
 METRIC_HOOK_DURATION: Final = "authhooks.hook.duration"
 METRIC_HOOK_DECISIONS: Final = "authhooks.hook.decisions"
 METRIC_BACKGROUND_DROPPED: Final = "authhooks.background.dropped"
+METRIC_HOOK_ABANDONED: Final = "authhooks.hook.abandoned"
 
 DURATION_BUCKETS: Final = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 """Advisory histogram boundaries in seconds: auth flows and hooks are sub-millisecond to sub-second."""

@@ -29,8 +29,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
@@ -38,6 +41,7 @@ from opentelemetry import metrics, trace
 from authhooks._redact import install_redacting_filter
 from authhooks.config import Settings
 from authhooks.errors import ConfigurationError
+from authhooks.hooks.runner import run_in_thread
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
@@ -50,6 +54,8 @@ __all__ = ["TelemetryHandle", "setup"]
 _TRACE_EXPORTERS = frozenset({"console", "otlp", "compact", "none"})
 _METRIC_EXPORTERS = frozenset({"console", "otlp", "none"})
 _PROTOCOLS = ("http/protobuf", "grpc")
+
+logger = logging.getLogger("authhooks.telemetry")
 
 
 class TelemetryHandle:
@@ -65,6 +71,11 @@ class TelemetryHandle:
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`shutdown` / :meth:`ashutdown` was called (the providers are shut down or abandoned)."""
+        return self._closed
 
     @property
     def installed(self) -> bool:
@@ -88,21 +99,92 @@ class TelemetryHandle:
             ok = self.meter_provider.force_flush(timeout_millis) and ok
         return ok
 
-    def shutdown(self) -> None:
-        """Flush and shut down the owned providers; later calls do nothing."""
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Flush and shut down the owned providers, within ``timeout`` seconds; later calls do nothing.
+
+        With a ``timeout`` each provider is shut down in a daemon thread of its own, abandoned when the budget
+        runs out (an OTLP collector that is down or never answers: the exporter's own timeout and retries take
+        10 s and more), so the caller, and the process exit, are never held longer. ``None`` waits as long as the
+        SDK takes.
+
+        Returns:
+            True when the providers were shut down in time.
+        """
         if self._closed:
-            return
+            return True
         self._closed = True
-        if self.tracer_provider is not None:
-            self.tracer_provider.shutdown()
-        if self.meter_provider is not None:
-            self.meter_provider.shutdown()
+        try:
+            self._shutdown_providers(timeout)
+        except TimeoutError:
+            return self._finished(False, timeout or 0.0)
+        return True
+
+    async def ashutdown(self, timeout: float) -> bool:
+        """:meth:`shutdown` with a ``timeout``, awaited without blocking the event loop."""
+        if self._closed:
+            return True
+        self._closed = True
+        try:
+            finished = await run_in_thread(
+                lambda: self._shutdown_providers(timeout), timeout + 0.05, "authhooks-telemetry-shutdown"
+            )
+        except TimeoutError:
+            finished = False
+        return self._finished(finished, timeout)
+
+    @staticmethod
+    def _finished(finished: bool, timeout: float) -> bool:
+        if not finished:
+            logger.warning("authhooks: telemetry shutdown abandoned after %.1f s; unexported data is lost", timeout)
+        return finished
+
+    def _shutdown_providers(self, timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def traces() -> None:
+            if self.tracer_provider is not None:
+                # shutdown() exports what the batch processor holds. No force_flush() first: the SDK (1.45)
+                # ignores its timeout (opentelemetry-python#4568) and, stuck on a dead collector, it would hold
+                # the export lock that the SDK's at-exit shutdown then waits for, up to 30 s, at process exit.
+                self.tracer_provider.shutdown()
+
+        def meters() -> None:
+            if self.meter_provider is not None:
+                left = 30.0 if deadline is None else max(0.0, deadline - time.monotonic())
+                self.meter_provider.shutdown(timeout_millis=left * 1000)
+
+        if deadline is None:
+            traces()
+            meters()
+            return
+        # Both at once, each in its own daemon thread: a provider whose shutdown has begun is not shut down again
+        # by the SDK's at-exit hook, which would otherwise wait on the dead collector after our budget.
+        threads = [
+            threading.Thread(target=_logged(fn), name="authhooks-telemetry-shutdown", daemon=True)
+            for fn in (traces, meters)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in threads):
+            raise TimeoutError("telemetry shutdown ran past its budget")
 
     def __enter__(self) -> TelemetryHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def _logged(fn: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            fn()
+        except Exception as exc:
+            logger.warning("authhooks: telemetry shutdown failed with %s", type(exc).__name__)
+
+    return run
 
 
 def _names(environ: Mapping[str, str], variable: str, allowed: frozenset[str]) -> list[str]:
