@@ -20,10 +20,11 @@ from authhooks.flows.identity import IdentityFlows
 from authhooks.flows.token_api import TokenFlows
 from authhooks.hooks.background import BackgroundQueue, BackgroundStats
 from authhooks.hooks.context import HookContext
+from authhooks.hooks.deadlines import run_in_thread
 from authhooks.hooks.observer import Observer
 from authhooks.hooks.points import CATALOGUE, HookPoint, PointKind, PointSpec, declare_point, resolve_point
 from authhooks.hooks.registry import HookImpl, OnError, Registry
-from authhooks.hooks.runner import HookRunner, HookStats, run_in_thread
+from authhooks.hooks.runner import HookRunner, HookStats
 from authhooks.stores.base import Store
 
 __all__ = ["AuthHooks", "FireResult"]

@@ -33,6 +33,7 @@ from authhooks import AuthHooks, Settings
 from authhooks.config import Secret
 from authhooks.errors import HookError, HookFailed
 from authhooks.events import RequestInfo
+from authhooks.hooks.deadlines import Expired, Watchdog
 from authhooks.middleware import AuthHooksMiddleware
 from authhooks.telemetry import names
 from authhooks.telemetry.tracing import TelemetryObserver
@@ -301,3 +302,30 @@ def test_inline_is_for_sync_hooks_without_a_timeout(tmp_path: Path, fn: Any, opt
     assert auth.add_hook("login.pre", lambda: None, inline=True, name="inline").timeout is None
     assert auth.add_hook("login.pre", lambda: None, name="default").timeout == 5.0
     assert auth.add_hook("login.pre", async_hook, name="async").timeout == 5.0
+
+
+async def test_a_deadline_inside_another_does_not_use_up_the_outer_one() -> None:
+    """Async hook timeouts share one watchdog timer per loop. An async hook that fires another point (a watched
+    await inside a watched await) where both deadlines pass in the same timer check (the loop was blocked past
+    both) is cut twice: the inner await ends in ``Expired``, and so does the outer one, whose cancellation the
+    inner one used up. Bounded outcome: both within 0.3 + ``MARGIN`` s; nothing left watched."""
+    dog = Watchdog(asyncio.get_running_loop())
+    inner_expired = False
+
+    async def blocks_then_waits() -> None:
+        time.sleep(0.3)  # noqa: ASYNC251 - deliberately block the loop past both deadlines
+        await asyncio.Event().wait()
+
+    async def outer_hook() -> None:
+        nonlocal inner_expired
+        try:
+            await dog.watch(blocks_then_waits(), 0.1)
+        except Expired:
+            inner_expired = True
+        await asyncio.Event().wait()  # the enclosing deadline passed too: this must be cut as well
+
+    started = time.perf_counter()
+    with pytest.raises(Expired):
+        await asyncio.wait_for(dog.watch(outer_hook(), 0.2), 0.3 + MARGIN + 1.0)
+    assert time.perf_counter() - started < 0.3 + MARGIN
+    assert inner_expired and dog.runs == {}

@@ -24,9 +24,10 @@ from typing import Any
 
 from authhooks.events import Decision
 from authhooks.hooks.context import HookContext
+from authhooks.hooks.deadlines import run_in_thread
 from authhooks.hooks.observer import FlowRun, HookRecord, Observer
 from authhooks.hooks.registry import HookImpl
-from authhooks.hooks.runner import run_in_thread, runner_for
+from authhooks.hooks.runner import runner_for
 
 __all__ = ["BackgroundQueue", "BackgroundStats"]
 

@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import contextvars
 import queue
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -39,11 +38,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from authhooks.hooks.deadlines import Expired, Watchdog
+
 if TYPE_CHECKING:
     from authhooks.hooks.context import HookContext
     from authhooks.hooks.registry import HookImpl
 
-__all__ = ["HookRunner", "HookStats", "HookTimeout", "run_in_thread", "runner_for"]
+__all__ = ["HookRunner", "HookStats", "HookTimeout", "runner_for"]
 
 T = TypeVar("T")
 
@@ -80,19 +81,6 @@ class HookStats:
     timeouts: int
     abandoned: int
     abandoned_running: int
-
-
-if sys.version_info >= (3, 11):
-
-    async def _within(aw: Awaitable[T], timeout: float) -> T:
-        # asyncio.timeout arms one timer handle; wait_for would wrap the awaitable in a task (≈3x the cost)
-        async with asyncio.timeout(timeout):
-            return await aw
-
-else:  # pragma: no cover - Python 3.10
-
-    async def _within(aw: Awaitable[T], timeout: float) -> T:
-        return await asyncio.wait_for(aw, timeout)
 
 
 class _LoopJob:
@@ -145,63 +133,6 @@ class _LoopJob:
         return True
 
 
-class _Expired(Exception):
-    """A watched await ran past its deadline."""
-
-
-class _Run:
-    __slots__ = ("deadline", "fired", "task")
-
-    def __init__(self, deadline: float, task: asyncio.Task[Any]) -> None:
-        self.deadline = deadline
-        self.task = task
-        self.fired = False
-
-
-class _Watchdog:
-    """One timer for every watched await in flight on one event loop, set for the earliest deadline."""
-
-    __slots__ = ("handle", "loop", "runs", "when")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.runs: dict[_Run, None] = {}
-        self.handle: asyncio.TimerHandle | None = None
-        self.when = 0.0
-
-    def add(self, run: _Run) -> None:
-        self.runs[run] = None
-        if self.handle is None or run.deadline < self.when:
-            self._arm(run.deadline)
-
-    def _arm(self, when: float) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-        self.when = when
-        self.handle = self.loop.call_at(when, self._check)
-
-    def _check(self) -> None:
-        self.handle = None
-        now = self.loop.time()
-        earliest: float | None = None
-        for run in self.runs:
-            if run.fired:
-                continue
-            if run.deadline <= now:
-                run.fired = True
-                run.task.cancel()
-            elif earliest is None or run.deadline < earliest:
-                earliest = run.deadline
-        if earliest is not None:
-            self._arm(earliest)
-
-
-def _uncancel(task: asyncio.Task[Any]) -> None:
-    uncancel = getattr(task, "uncancel", None)  # Python 3.11+: undo our cancel() for structured concurrency
-    if uncancel is not None:
-        uncancel()
-
-
 class HookRunner:
     """The bounded pool of daemon threads that runs blocking hooks, and the counters of cut runs.
 
@@ -220,7 +151,7 @@ class HookRunner:
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._timeouts = self._abandoned = self._abandoned_running = 0
-        self._dog: _Watchdog | None = None
+        self._dog: Watchdog | None = None
 
     @property
     def stats(self) -> HookStats:
@@ -307,7 +238,7 @@ class HookRunner:
             return await job.waiter
         try:
             return await self._watch(job.waiter, h.timeout)
-        except _Expired:
+        except Expired:
             pass
         # a run still waiting for a thread is claimed here, so it never starts
         started = not job.claim.acquire(blocking=False)
@@ -329,42 +260,17 @@ class HookRunner:
             return await aw
         try:
             return await self._watch(aw, h.timeout)
-        except _Expired:
+        except Expired:
             with self._lock:
                 self._timeouts += 1
             raise HookTimeout(f"hook {h.name!r} at {h.point.name} timed out after {h.timeout}s") from None
 
     async def _watch(self, aw: Awaitable[T], timeout: float) -> T:
-        """Await ``aw`` in the current task, cancelling it at ``timeout`` (then raise :class:`_Expired`).
-
-        Like ``asyncio.timeout`` but without a timer per run (≈10 µs each): the runs in flight on one loop share
-        one :class:`_Watchdog` timer, set for the earliest deadline, so a run costs a dict insert and removal.
-        """
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
-        if task is None:  # pragma: no cover - awaited outside a task (a bare coroutine driven by hand)
-            return await _within(aw, timeout)
         dog = self._dog
         if dog is None or dog.loop is not loop:
-            dog = self._dog = _Watchdog(loop)
-        run = _Run(loop.time() + timeout, task)
-        dog.add(run)
-        try:
-            result = await aw
-        except asyncio.CancelledError:
-            if not run.fired:
-                raise
-            dog.runs.pop(run, None)
-            _uncancel(task)
-            if any(other.fired and other.task is task for other in dog.runs):
-                task.cancel()  # an enclosing watched await expired too: its cancellation was used up here
-            raise _Expired from None
-        finally:
-            dog.runs.pop(run, None)
-        if run.fired:  # the hook swallowed its cancellation: it still ran past its timeout
-            _uncancel(task)
-            raise _Expired
-        return result
+            dog = self._dog = Watchdog(loop)
+        return await dog.watch(aw, timeout)
 
     def _timed_out(self, h: HookImpl, future: Future[Any]) -> HookTimeout:
         # cancel() succeeds only for a run still waiting for a thread: it will never start
@@ -422,36 +328,3 @@ def runner_for(h: HookImpl) -> HookRunner:
     if _shared is None:
         _shared = HookRunner()
     return _shared
-
-
-async def run_in_thread(fn: Callable[[], object], timeout: float, name: str = "authhooks-shutdown") -> bool:
-    """Run ``fn()`` in a new daemon thread and await it at most ``timeout`` seconds; True when it finished.
-
-    For shutdown work that may block past any budget (a flush to an unreachable collector): unlike
-    ``asyncio.to_thread`` it does not use the loop's default executor, which ``asyncio.run`` waits for without
-    a bound when the loop closes. Exceptions of ``fn`` are re-raised.
-    """
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[BaseException | None] = loop.create_future()
-
-    def settle(error: BaseException | None) -> None:
-        if not done.done():
-            done.set_result(error)
-
-    def target() -> None:
-        error: BaseException | None = None
-        try:
-            fn()
-        except BaseException as exc:  # handed to the awaiting coroutine
-            error = exc
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-            loop.call_soon_threadsafe(settle, error)
-
-    threading.Thread(target=target, name=name, daemon=True).start()
-    try:
-        error = await _within(asyncio.shield(done), max(0.0, timeout))
-    except (TimeoutError, asyncio.TimeoutError):
-        return False
-    if error is not None:
-        raise error
-    return True

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from authhooks.errors import ConfigurationError, InvalidRequest, MissingCredentials
 from authhooks.events import Principal
-from authhooks.hooks.runner import run_in_thread
+from authhooks.hooks.deadlines import run_in_thread
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
 from authhooks.middleware.paths import PathRules, ScopeRules, path_forms, path_is_safe

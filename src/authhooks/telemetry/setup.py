@@ -41,7 +41,7 @@ from opentelemetry import metrics, trace
 from authhooks._redact import install_redacting_filter
 from authhooks.config import Settings
 from authhooks.errors import ConfigurationError
-from authhooks.hooks.runner import run_in_thread
+from authhooks.hooks.deadlines import run_in_thread
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
