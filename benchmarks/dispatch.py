@@ -7,7 +7,10 @@ None) it times:
 - ``pluggy``: ``pm.hook.challenge_pre(subject=..., expire_minutes=...)``;
 - ``blinker``: ``signal.send(None, subject=..., expire_minutes=...)``;
 - ``engine``: what a flow does at a hook point — the registry lookup and, when there are hooks,
-  ``dispatch_sync`` (a decision point, so returns are checked);
+  ``dispatch_sync`` (a decision point, so returns are checked) — with hooks registered ``inline=True``, which is
+  how pluggy and blinker call theirs (in the caller's thread, unbounded);
+- ``engine bounded``: the same with hooks registered with the defaults (each run on authhooks' hook threads under
+  its timeout): the price of a bounded hook, a thread hop, timed with fewer calls;
 - ``engine async``: the same with ``dispatch_async`` and K async hooks (awaited in one coroutine);
 - ``fire_sync``: the public ``auth.fire_sync(...)``, a whole flow run (generator, driver, result record).
 
@@ -66,8 +69,10 @@ def main() -> None:
     for k in (0, 1, 5):
         auth = AuthHooks(store_url="memory://", telemetry=False)
         auth_async = AuthHooks(store_url="memory://", telemetry=False)
+        bounded = AuthHooks(store_url="memory://", telemetry=False)
         for i in range(k):
-            auth.add_hook("challenge.pre", lambda subject, expire_minutes: None, name=f"h{i}")
+            auth.add_hook("challenge.pre", lambda subject, expire_minutes: None, name=f"h{i}", inline=True)
+            bounded.add_hook("challenge.pre", lambda subject, expire_minutes: None, name=f"b{i}")
 
             async def ahook(subject: str, expire_minutes: int) -> None:
                 return None
@@ -108,6 +113,14 @@ def main() -> None:
             f"K={k} auth.fire_sync": lambda: auth.fire_sync("challenge.pre", subject="alice", expire_minutes=5),
         }
         res = rounds(cases, NUMBER // 10 if k else NUMBER, REPEAT)
+        bounded_hooks = bounded._registry.get("challenge.pre")
+
+        def engine_bounded() -> None:
+            if bounded_hooks:
+                dispatch_sync(point, bounded_hooks, values, ctx)
+
+        res.update(rounds({f"K={k} engine bounded (thread hop)": engine_bounded}, 200, 5))
+        bounded.close()
         res[f"K={k} engine async (per call)"] = [v / batch for v in res[f"K={k} engine async (per call)"]]
         results.update(res)
         ratios[k] = median_ratio(res[f"K={k} engine"], res[f"K={k} pluggy"])

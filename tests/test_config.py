@@ -30,7 +30,7 @@ def test_defaults() -> None:
     assert s.effective_realm == "authhooks"
     assert s.state_dir == Path(".authhooks")
     assert s.propagate_hook_errors is False
-    assert s.hook_timeout_seconds is None
+    assert s.hook_timeout_seconds == 5.0
     assert s.background_queue_size == 1000
     assert s.store_url is None
     assert s.store_failure == "closed"  # fail closed by default

@@ -20,7 +20,7 @@ from authhooks.flows.identity import IdentityFlows
 from authhooks.flows.token_api import TokenFlows
 from authhooks.hooks.background import BackgroundQueue, BackgroundStats
 from authhooks.hooks.context import HookContext
-from authhooks.hooks.deadlines import run_in_thread
+from authhooks.hooks.deadlines import run_in_thread, run_in_thread_sync
 from authhooks.hooks.observer import Observer
 from authhooks.hooks.points import CATALOGUE, HookPoint, PointKind, PointSpec, declare_point, resolve_point
 from authhooks.hooks.registry import HookImpl, OnError, Registry
@@ -372,6 +372,9 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
             logger.warning("authhooks: hooks still running at shutdown were abandoned")
         if self._audit is not None:
             self._audit.close()
+        remote = self._token_service.remote if self._token_service is not None else None
+        if remote is not None:  # a background key-set fetch in flight is cancelled
+            await remote.aclose(max(0.01, deadline - time.monotonic()))
         store = self._runtime._store
         if store is not None:
             try:
@@ -393,8 +396,14 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
             logger.warning("authhooks: hooks still running at shutdown were abandoned")
         if self._audit is not None:
             self._audit.close()
-        if self._runtime._store is not None:
-            self._runtime._store.sync.close()
+        remote = self._token_service.remote if self._token_service is not None else None
+        if remote is not None:
+            remote.close(max(0.01, deadline - time.monotonic()))
+        store = self._runtime._store
+        if store is not None and not run_in_thread_sync(
+            store.sync.close, max(0.01, deadline - time.monotonic()), "authhooks-store-close"
+        ):
+            logger.warning("authhooks: closing the store ran past the shutdown budget; abandoned")
         if self.telemetry_handle is not None:
             self.telemetry_handle.shutdown(max(0.0, deadline - time.monotonic()))
 

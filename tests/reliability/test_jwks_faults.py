@@ -31,7 +31,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from authhooks import AuthHooks
-from authhooks.errors import AuthError, KeySetUnavailableError
+from authhooks.errors import AuthError, InvalidToken, KeySetUnavailableError
 from authhooks.middleware import AuthHooksMiddleware
 from authhooks.tokens import Key, RemoteKeySet
 from authhooks.tokens.issuer import TokenIssuer
@@ -385,6 +385,25 @@ async def test_aclose_stops_a_hanging_background_fetch(server: FaultyJWKS, publi
     started = time.monotonic()
     await remote.aclose()
     assert time.monotonic() - started < WARM_BOUND
+    assert pending[0].done()
+
+
+async def test_auth_aclose_stops_its_key_sets_background_fetch(
+    tmp_path: Path, server: FaultyJWKS, published: Key
+) -> None:
+    """``AuthHooks.aclose()`` (what the middleware's shutdown calls) cancels a key-set fetch hanging in the
+    background, within its budget (< 1.5 s with a 1 s budget), leaving no task."""
+    auth = _auth(tmp_path, server, jwks_refetch_cooldown_seconds=0, shutdown_timeout_seconds=1)
+    await auth.validate_token(_token(published))
+    server.mode = "hang"
+    with pytest.raises(InvalidToken):
+        await auth.validate_token(_token(Key.generate("EdDSA")))  # an unknown kid starts the fetch
+    await asyncio.sleep(0.2)
+    pending = [t for t in asyncio.all_tasks() if t.get_name() == "authhooks-jwks-fetch"]
+    assert len(pending) == 1
+    started = time.monotonic()
+    await auth.aclose()
+    assert time.monotonic() - started < 1.5
     assert pending[0].done()
 
 

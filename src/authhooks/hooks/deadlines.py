@@ -9,7 +9,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-__all__ = ["Expired", "Watchdog", "run_in_thread", "within"]
+__all__ = ["Expired", "Watchdog", "run_in_thread", "run_in_thread_sync", "within"]
 
 T = TypeVar("T")
 
@@ -150,4 +150,25 @@ async def run_in_thread(fn: Callable[[], object], timeout: float, name: str = "a
         return False
     if error is not None:
         raise error
+    return True
+
+
+def run_in_thread_sync(fn: Callable[[], object], timeout: float, name: str = "authhooks-shutdown") -> bool:
+    """The blocking twin of :func:`run_in_thread`: run ``fn()`` in a daemon thread, wait at most ``timeout``
+    seconds; True when it finished (its exception re-raised), False when it was left running."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # handed to the waiting caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    thread.join(max(0.0, timeout))
+    if thread.is_alive():
+        return False
+    if errors:
+        raise errors[0]
     return True
