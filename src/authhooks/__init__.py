@@ -40,10 +40,11 @@ from authhooks.errors import (
     WrongIssuer,
     WrongTokenType,
 )
-from authhooks.events import Decision, Event, Flow, Outcome, Principal, RequestInfo, Stage, TokenPair
+from authhooks.events import Decision, Event, Flow, Outcome, Stage
 from authhooks.hooks.observer import FlowRun, HookRecord, Observer
 from authhooks.hooks.points import HookPoint, PointKind
 from authhooks.hooks.registry import HookImpl
+from authhooks.records import Principal, RequestInfo, TokenPair
 
 try:
     __version__ = version("authhooks")

@@ -69,11 +69,6 @@ class HookPoint:
     doc: str = ""
 
     @property
-    def is_decision(self) -> bool:
-        """True for decision and provide points (their hooks may deny)."""
-        return self.kind is not PointKind.NOTIFICATION
-
-    @property
     def parameters(self) -> frozenset[str]:
         """Every parameter name a hook at this point may take."""
         return self.inputs | CONTEXT_PARAMETERS

@@ -95,10 +95,11 @@ def _is_async(fn: Callable[..., Any]) -> bool:
     return call is not None and not inspect.isfunction(fn) and inspect.iscoroutinefunction(call)
 
 
-def _build_caller(fn: Callable[..., Any], point: HookPoint, what: str) -> Caller:
+def _build_caller(fn: Callable[..., Any], point: HookPoint, what: str, label: str) -> Caller:
     """Compile ``fn``'s parameter list into a caller that passes exactly the names it takes.
 
-    A parameter the point does not offer is a registration error; ``**kwargs`` receives every input.
+    A parameter the point does not offer is a registration error; ``**kwargs`` receives every input. The caller
+    is compiled under the file name ``<hook LABEL at POINT>``, so a traceback through it names the hook.
     """
     try:
         sig = inspect.signature(fn)
@@ -136,7 +137,8 @@ def _build_caller(fn: Callable[..., Any], point: HookPoint, what: str) -> Caller
     from authhooks.hooks.context import make_event
 
     namespace = {"_fn": fn, "_event": make_event, "_point": point}
-    caller: Caller = eval(source, namespace)  # noqa: S307 - source built from validated identifiers only
+    code = compile(source, f"<hook {label} at {point.name}>", "eval")
+    caller: Caller = eval(code, namespace)  # noqa: S307 - source built from validated identifiers only
     return caller
 
 
@@ -233,8 +235,8 @@ class Registry:
             policy = on_error
         else:
             policy = "ignore" if point.kind is PointKind.NOTIFICATION else "deny"
-        call = _build_caller(fn, point, what)
-        condition = _build_caller(when, point, f"{what} condition") if when is not None else None
+        call = _build_caller(fn, point, what, label)
+        condition = _build_caller(when, point, f"{what} condition", f"{label} condition") if when is not None else None
         with self._lock:
             existing = self._hooks.get(point.name, [])
             taken = {h.name for h in existing}

@@ -43,9 +43,9 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 
 from authhooks.errors import AuthError, InsufficientScope, InvalidToken, MissingCredentials
-from authhooks.events import Principal, RequestInfo
 from authhooks.integrations.starlette import auth_of, challenge_headers, principal_of, request_info_of
 from authhooks.middleware.responses import FAULTS
+from authhooks.records import Principal, RequestInfo
 
 if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
@@ -134,7 +134,7 @@ class AuthHooksSecurity:
         scheme: the security scheme shown in OpenAPI (default :data:`bearer_scheme`).
 
     Attributes:
-        current_principal: the dependency returning the :class:`~authhooks.events.Principal` (401 when anonymous;
+        current_principal: the dependency returning the :class:`~authhooks.records.Principal` (401 when anonymous;
             under ``Security(..., scopes=[...])`` also 403 without the scopes).
         optional_principal: the dependency returning the principal or ``None``.
         CurrentPrincipal: ``Annotated[Principal, Depends(current_principal)]``.

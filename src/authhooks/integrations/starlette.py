@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import HTTPConnection
 
 from authhooks.errors import AuthError, MissingCredentials
-from authhooks.events import Principal, RequestInfo
+from authhooks.records import Principal, RequestInfo
 
 if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
@@ -67,7 +67,7 @@ def auth_of(conn: HTTPConnection | Mapping[str, Any]) -> AuthHooks | None:
 
 
 def request_info_of(conn: HTTPConnection | Mapping[str, Any]) -> RequestInfo | None:
-    """The :class:`~authhooks.events.RequestInfo` the middleware's hooks saw for this request, or ``None``."""
+    """The :class:`~authhooks.records.RequestInfo` the middleware's hooks saw for this request, or ``None``."""
     state = _state(conn)
     info = state.get("request") if state is not None else None
     return info if isinstance(info, RequestInfo) else None

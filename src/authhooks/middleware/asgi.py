@@ -40,7 +40,6 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from typing import TYPE_CHECKING, Any, cast
 
 from authhooks.errors import ConfigurationError, InvalidRequest, MissingCredentials
-from authhooks.events import Principal
 from authhooks.hooks.deadlines import run_in_thread
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
@@ -48,6 +47,7 @@ from authhooks.middleware.paths import PathRules, ScopeRules, path_forms, path_i
 from authhooks.middleware.responses import Prepared, Responses, send_prepared
 from authhooks.middleware.routes import AuthRoutes
 from authhooks.middleware.scope import FlowAPI, request_info, set_anonymous, set_principal
+from authhooks.records import Principal
 
 if TYPE_CHECKING:
     from authhooks._auth import AuthHooks

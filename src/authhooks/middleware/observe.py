@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from authhooks._redact import REDACTED
 from authhooks.errors import ConfigurationError
-from authhooks.events import Principal, RequestInfo
 from authhooks.middleware.bodies import ClientDisconnected, media_type, read_body
 from authhooks.middleware.paths import compile_patterns
 from authhooks.middleware.responses import Responses, send_prepared
 from authhooks.middleware.scope import SCOPE_KEY, header_values
+from authhooks.records import Principal, RequestInfo
 
 if TYPE_CHECKING:
     from authhooks._auth import AuthHooks

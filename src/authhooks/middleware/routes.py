@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from authhooks.errors import AuthError, Deny, HookFailed, InvalidRequest, MissingCredentials
-from authhooks.events import Principal, RequestInfo
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.bodies import (
     ClientDisconnected,
@@ -43,6 +42,7 @@ from authhooks.middleware.bodies import (
 )
 from authhooks.middleware.responses import Prepared, Responses, build, json_response, send_prepared
 from authhooks.middleware.scope import FlowAPI, header_values, request_info
+from authhooks.records import Principal, RequestInfo
 
 __all__ = ["AuthRoutes", "UnsupportedGrantType"]
 

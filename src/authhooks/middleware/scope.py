@@ -9,9 +9,9 @@ The ``scope`` contract (Starlette conventions, ecosystem.md §2.3):
     ``AuthCredentials(["authenticated", *sorted(principal.scopes)])`` (empty for anonymous), so
     ``@requires("authenticated")`` and ``@requires("scope")`` work as with Starlette's own middleware.
 ``scope["authhooks"]``
-    an :class:`AuthState` dict: ``principal`` (the :class:`~authhooks.events.Principal`, or ``None``),
+    an :class:`AuthState` dict: ``principal`` (the :class:`~authhooks.records.Principal`, or ``None``),
     ``token_type`` (``"Bearer"`` or ``None``), ``auth`` (the :class:`~authhooks.AuthHooks`) and ``request`` (the
-    :class:`~authhooks.events.RequestInfo` hooks saw). The raw token is never put in the scope.
+    :class:`~authhooks.records.RequestInfo` hooks saw). The raw token is never put in the scope.
 
 Every request that passes the middleware (protected, public or open) carries all three keys.
 """
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 
 from authhooks._redact import SENSITIVE_HEADERS, redact_headers
-from authhooks.events import Principal, RequestInfo, TokenPair
+from authhooks.records import Principal, RequestInfo, TokenPair
 
 if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
@@ -55,7 +55,7 @@ class AuthState(TypedDict):
 
 
 class AuthUser(BaseUser):
-    """A Starlette user backed by a :class:`~authhooks.events.Principal` (``request.user``).
+    """A Starlette user backed by a :class:`~authhooks.records.Principal` (``request.user``).
 
     Attributes:
         principal: the validated principal (claims, scopes, attributes hooks added).
@@ -127,7 +127,7 @@ def header_values(scope: Mapping[str, Any], name: bytes) -> list[bytes]:
 
 
 def request_info(scope: Mapping[str, Any], route: str | None = None) -> RequestInfo:
-    """The :class:`~authhooks.events.RequestInfo` of an HTTP or WebSocket scope (no credentials in it).
+    """The :class:`~authhooks.records.RequestInfo` of an HTTP or WebSocket scope (no credentials in it).
 
     ``route`` names the route template when known (the built-in routes set it).
     """

@@ -26,7 +26,7 @@ import math
 import threading
 import time
 
-from authhooks.events import Principal
+from authhooks.records import Principal
 
 __all__ = ["ValidatedTokenCache"]
 

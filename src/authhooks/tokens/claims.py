@@ -34,7 +34,7 @@ from authhooks.errors import (
     WrongIssuer,
     WrongTokenType,
 )
-from authhooks.events import Principal
+from authhooks.records import Principal
 from authhooks.tokens._json import loads_object
 from authhooks.tokens.jws import normalize_typ
 

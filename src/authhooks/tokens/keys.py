@@ -26,7 +26,7 @@ from authhooks.errors import ConfigurationError
 from authhooks.tokens._algorithms import ALGORITHMS, Signer, Verifier, make_signer, make_verifier
 from authhooks.tokens._b64 import b64url_encode
 
-__all__ = ["MIN_RSA_BITS", "Key", "keys_from_settings", "load_or_create_default_key", "thumbprint"]
+__all__ = ["MIN_RSA_BITS", "Key", "thumbprint"]
 
 MIN_RSA_BITS = 2048
 """The smallest RSA modulus accepted (RFC 7518 §3.3)."""
@@ -37,7 +37,6 @@ _GEN_CURVES: dict[str, type[ec.EllipticCurve]] = {"ES256": ec.SECP256R1, "ES384"
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
-_Public = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 _Private = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
 
 
@@ -325,8 +324,3 @@ def _check_strength(kty: str, key: Any, alg: str) -> None:
         raise ConfigurationError(f"RSA keys must have at least {MIN_RSA_BITS} bits")
     if kty == "EC" and _CURVES.get(type(key.curve)) != spec.curve:
         raise ConfigurationError(f"algorithm {alg} needs a {spec.curve} key")
-
-
-# Loading from settings and files lives in its own module (it needs the remote key set, which needs Key); it
-# is re-exported here, after Key exists, so ``authhooks.tokens.keys`` offers the whole key API.
-from authhooks.tokens.loading import keys_from_settings, load_or_create_default_key  # noqa: E402

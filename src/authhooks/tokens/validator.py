@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from authhooks.errors import MissingClaim
-from authhooks.events import Principal
+from authhooks.records import Principal
 from authhooks.tokens._json import loads_object
 from authhooks.tokens.claims import ClaimsPolicy, check_claims, scopes_of
 from authhooks.tokens.jws import MAX_TOKEN_BYTES, decode_segment, verify_segments

@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from authhooks.errors import ConfigurationError
-from authhooks.telemetry import setup
+from authhooks.exporters.setup import setup
 
 
 class _Receiver(BaseHTTPRequestHandler):

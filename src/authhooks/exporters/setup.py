@@ -1,5 +1,8 @@
 """Opt-in SDK set-up: ``authhooks.telemetry.setup()`` builds and registers tracer and meter providers.
 
+It lives among the exporters because it builds them (``compact`` is :mod:`authhooks.exporters.console`);
+:mod:`authhooks.telemetry` offers it under its public name, imported on first access.
+
 A library must not install a global provider behind the application's back, and the global provider can be set
 only once; so :func:`setup` installs an SDK provider only when none is installed yet (the application's own, or
 ``opentelemetry-instrument``'s, wins) and hands back a :class:`TelemetryHandle` that flushes and shuts down only
