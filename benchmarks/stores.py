@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/stores.py`` (Redis at ``REDIS_URL``, default ``redis://127.0.0.1:6379/15``).
 
-For each backend it times ``auth.validate_token_sync`` (HS256, no hooks, telemetry off) on:
+For each backend it times ``auth.sync.validate_token`` (HS256, no hooks, telemetry off) on:
 
 - a **repeated** token: the validated-token cache answers; the store is not consulted (revocations reach the
   cache through the store's publish/subscribe, not by a lookup per request);
@@ -44,12 +44,12 @@ def main() -> None:
         del auths["redis"]
     cases = {}
     for name, auth in auths.items():
-        repeated = auth.issue_token_sync("alice").token
-        auth.validate_token_sync(repeated)
-        fresh = [auth.issue_token_sync(f"user{i}").token for i in range(NUMBER * (REPEAT + 2))]
+        repeated = auth.sync.issue_token("alice").token
+        auth.sync.validate_token(repeated)
+        fresh = [auth.sync.issue_token(f"user{i}").token for i in range(NUMBER * (REPEAT + 2))]
         it = iter(fresh)
-        cases[f"{name} repeated"] = lambda a=auth, t=repeated: a.validate_token_sync(t)
-        cases[f"{name} first-seen"] = lambda a=auth, i=it: a.validate_token_sync(next(i))
+        cases[f"{name} repeated"] = lambda a=auth, t=repeated: a.sync.validate_token(t)
+        cases[f"{name} first-seen"] = lambda a=auth, i=it: a.sync.validate_token(next(i))
     started = time.perf_counter()
     results = rounds(cases, NUMBER, REPEAT)
     print_table(f"validate_token_sync per store, HS256 ({time.perf_counter() - started:.1f}s)", results, unit="us")

@@ -93,7 +93,7 @@ def build(mode: str, hooks: int = 3) -> tuple[Any, dict[str, Any]]:
     for fn in (audit, tier, quota)[:hooks]:
         auth.add_hook("validate_token.post", fn)
     app = AuthHooksMiddleware(Starlette(routes=[Route("/me", _me)]), auth=auth, protect=["/me"])
-    token = auth.issue_token_sync("alice").token
+    token = auth.sync.issue_token("alice").token
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},

@@ -161,7 +161,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("throughput.py needs wrk on PATH (apt-get install wrk)")
     state_dir = tempfile.mkdtemp(prefix="authhooks-throughput-")
-    token = _auth(state_dir).issue_token_sync("alice").token
+    token = _auth(state_dir).sync.issue_token("alice").token
     ports = {server: _free_port() for server in SERVERS}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     procs = [

@@ -50,4 +50,4 @@ def test_import_does_not_load_the_otel_sdk_or_integrations() -> None:
 
 def test_testing_module_is_importable_on_its_own() -> None:
     module = importlib.import_module("authhooks.testing")
-    assert module.__all__ == ["HookRecorder", "hook_recorder"]
+    assert module.__all__ == ["FlowStepper", "HookRecorder", "hook_recorder"]

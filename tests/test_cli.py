@@ -116,7 +116,7 @@ def test_audit_verify_passes_untouched_and_names_the_edited_record(tmp_path: Pat
     log = tmp_path / "audit.jsonl"
     auth = AuthHooks(store_url="memory://", state_dir=tmp_path, audit_log_file=log, telemetry=False)
     for subject in ("alice", "bob", "carol"):
-        auth.issue_token_sync(subject)
+        auth.sync.issue_token(subject)
     auth.close()
     key_file = str(tmp_path / "audit-key")
     ok = _verify(str(log), "--key-file", key_file)
@@ -136,7 +136,7 @@ def test_audit_verify_takes_the_key_from_the_environment_and_sees_a_cut_tail(tmp
     key = "k" * 40
     auth = AuthHooks(store_url="memory://", state_dir=tmp_path, audit_log_file=log, audit_key=key, telemetry=False)
     for subject in ("alice", "bob", "carol"):
-        auth.issue_token_sync(subject)
+        auth.sync.issue_token(subject)
     auth.close()
     assert not (tmp_path / "audit-key").exists()
     assert _verify(str(log), env={"AUTHHOOKS_AUDIT_KEY": key}).returncode == 0
@@ -178,7 +178,7 @@ def test_setup_telemetry_keeps_the_handle_and_close_flushes_it(tmp_path: Path) -
         f"auth = AuthHooks(store_url='memory://', state_dir={str(tmp_path)!r})\n"
         "handle = auth.setup_telemetry()\n"
         "assert auth.telemetry_handle is handle and handle.installed\n"
-        "auth.issue_token_sync('alice')\n"
+        "auth.sync.issue_token('alice')\n"
         "auth.close()\n"
         "import os, sys\n"
         "sys.stdout.flush()\n"

@@ -316,9 +316,9 @@ async def api_flows(auth: AuthHooks, secrets: Secrets) -> None:
         await auth.validate_token(tamper(secrets.token(pair.access_token)))
     with pytest.raises(AuthError):
         await auth.validate_token(secrets.token(expired(pair.access_token)))
-    fresh = await auth.refresh(str(pair.refresh_token))
+    fresh = await auth.refresh_token(str(pair.refresh_token))
     with pytest.raises(AuthError):
-        await auth.refresh(str(pair.refresh_token))
+        await auth.refresh_token(str(pair.refresh_token))
     assert await auth.introspect(fresh.access_token) == {"active": False}  # the family was revoked
     challenge = await auth.generate_challenge(key.subject)
     credentials = {"challenge": challenge.nonce, "signature": secrets.token(key.sign(challenge.message))}
@@ -348,32 +348,32 @@ async def api_flows(auth: AuthHooks, secrets: Secrets) -> None:
 def sync_flows(auth: AuthHooks, secrets: Secrets) -> None:
     key = Key()
     secrets.add(key.subject)
-    challenge = auth.generate_challenge_sync(key.subject)
+    challenge = auth.sync.generate_challenge(key.subject)
     signature = secrets.token(key.sign(challenge.message))
-    pair = auth.login_sync(key.subject, {"challenge": challenge.nonce, "signature": signature})
-    principal = auth.validate_token_sync(pair.access_token)
+    pair = auth.sync.login(key.subject, {"challenge": challenge.nonce, "signature": signature})
+    principal = auth.sync.validate_token(pair.access_token)
     with pytest.raises(AuthError):
-        auth.validate_token_sync(tamper(secrets.token(pair.access_token)))
+        auth.sync.validate_token(tamper(secrets.token(pair.access_token)))
     with pytest.raises(AuthError):
-        auth.validate_token_sync(secrets.token(expired(pair.access_token)))
-    fresh = auth.refresh_sync(str(pair.refresh_token))
+        auth.sync.validate_token(secrets.token(expired(pair.access_token)))
+    fresh = auth.sync.refresh_token(str(pair.refresh_token))
     with pytest.raises(AuthError):
-        auth.refresh_sync(str(pair.refresh_token))
-    assert auth.introspect_sync(fresh.access_token) == {"active": False}
-    challenge = auth.generate_challenge_sync(key.subject)
+        auth.sync.refresh_token(str(pair.refresh_token))
+    assert auth.sync.introspect(fresh.access_token) == {"active": False}
+    challenge = auth.sync.generate_challenge(key.subject)
     credentials = {"challenge": challenge.nonce, "signature": secrets.token(key.sign(challenge.message))}
-    assert auth.reauthenticate_sync(principal, credentials).attributes["fresh"] is True
+    assert auth.sync.reauthenticate(principal, credentials).attributes["fresh"] is True
     with pytest.raises(AuthError):
-        auth.authorize_sync(principal, ["admin"])
-    issued = auth.issue_token_sync(key.subject, {"scope": "read"})
-    assert auth.invalidate_token_sync(issued.token) is True
+        auth.sync.authorize(principal, ["admin"])
+    issued = auth.sync.issue_token(key.subject, {"scope": "read"})
+    assert auth.sync.invalidate_token(issued.token) is True
     with pytest.raises(AuthError):
-        auth.validate_token_sync(issued.token)
+        auth.sync.validate_token(issued.token)
     with pytest.raises(RuntimeError):
-        auth.issue_token_sync(key.subject, {"boom": PASSWORD})
+        auth.sync.issue_token(key.subject, {"boom": PASSWORD})
     newcomer = Key()
     secrets.add(newcomer.subject)
-    auth.register_sync(newcomer.subject)
+    auth.sync.register(newcomer.subject)
 
 
 # -- the scan ------------------------------------------------------------------------------------------------

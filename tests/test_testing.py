@@ -32,7 +32,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 async def fire(mode: str, auth: AuthHooks, point: str, **inputs: Any) -> FireResult:
-    return auth.fire_sync(point, **inputs) if mode == "sync" else await auth.fire(point, **inputs)
+    return auth.sync.fire(point, **inputs) if mode == "sync" else await auth.fire(point, **inputs)
 
 
 async def test_records_hook_names_in_run_order(hook_recorder: Attach, mode: str) -> None:
@@ -148,7 +148,7 @@ async def test_flow_run_carries_the_request(hook_recorder: Attach, mode: str) ->
     recorder = hook_recorder(auth)
     req = RequestInfo(method="GET", path="/items", route="/items")
     if mode == "sync":
-        auth.fire_sync("request.post", request=req, status_code=200)
+        auth.sync.fire("request.post", request=req, status_code=200)
     else:
         await auth.fire("request.post", request=req, status_code=200)
     assert recorder.flows[0].request is req
@@ -170,14 +170,14 @@ def test_last_and_clear() -> None:
     auth.add_hook("login.post", lambda: None, name="audit")
     with pytest.raises(LookupError, match="never ran"):
         recorder.last("audit")
-    auth.fire_sync("login.post")
-    auth.fire_sync("login.post")
+    auth.sync.fire("login.post")
+    auth.sync.fire("login.post")
     assert recorder.decisions("audit") == ["continue", "continue"]
     recorder.clear()
     assert recorder.records == []
     assert recorder.flows == []
     auth.remove_observer(recorder)
-    auth.fire_sync("login.post")
+    auth.sync.fire("login.post")
     assert recorder.records == []
     assert auth.observers == ()
 
@@ -186,7 +186,7 @@ def test_several_recorders_see_the_same_runs(hook_recorder: Attach) -> None:
     auth = AuthHooks(store_url="memory://")
     auth.add_hook("login.post", lambda: None, name="audit")
     first, second = hook_recorder(auth), hook_recorder(auth)
-    auth.fire_sync("login.post")
+    auth.sync.fire("login.post")
     assert first.names() == second.names() == ["audit"]
 
 

@@ -1,23 +1,39 @@
 """``AuthHooks``: the public object that holds the settings, the hooks, the store and the observers, and runs
-the flows (as a plain Python API, async with ``*_sync`` twins, and for the middleware)."""
+the flows (as a plain Python API, async here and blocking through :attr:`AuthHooks.sync`, and for the middleware).
+
+It is composed, not inherited: ``__init__`` builds the hook engine (registry, hook threads, background queue),
+the verifier registry, the store handle and the runtime the drivers use; the token layer is built on first use
+(it loads, or creates, keys). Every flow method is one line: it builds the flow (a generator function of
+:mod:`authhooks.flows`, given one typed :class:`~authhooks.flows.deps.FlowDeps`) and hands it to a driver.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from authhooks._sync import SyncAuthHooks
 from authhooks.config import Settings
-from authhooks.errors import HookError
-from authhooks.events import RequestInfo
+from authhooks.errors import AuthError, HookError
+from authhooks.flows.authorize import authorize, required_tuple
+from authhooks.flows.challenge import Challenge, challenge, validate_subject
+from authhooks.flows.deps import Clock, FlowDeps
 from authhooks.flows.driver import Runtime, run_async, run_sync
-from authhooks.flows.effects import RunHooks
-from authhooks.flows.host import FlowHost
-from authhooks.flows.identity import IdentityFlows
-from authhooks.flows.token_api import TokenFlows
+from authhooks.flows.effects import FlowCall, FlowGen, RunHooks
+from authhooks.flows.invalidate_token import invalidate_token
+from authhooks.flows.issue_token import issue_token, issue_tokens
+from authhooks.flows.login import login
+from authhooks.flows.reauthenticate import reauthenticate
+from authhooks.flows.refresh_token import refresh_token as refresh_token_flow
+from authhooks.flows.register import register, registration_from_bytes, registration_key
+from authhooks.flows.validate_token import validate_token
+from authhooks.flows.verify_signature import verify_signature
 from authhooks.hooks.background import BackgroundQueue, BackgroundStats
 from authhooks.hooks.context import HookContext
 from authhooks.hooks.deadlines import run_in_thread, run_in_thread_sync
@@ -25,7 +41,12 @@ from authhooks.hooks.observer import Observer
 from authhooks.hooks.points import CATALOGUE, HookPoint, PointKind, PointSpec, declare_point, resolve_point
 from authhooks.hooks.registry import HookImpl, OnError, Registry
 from authhooks.hooks.runner import HookRunner, HookStats
+from authhooks.records import Principal, RequestInfo, TokenPair
 from authhooks.stores.base import Store
+from authhooks.tokens.introspection import introspection
+from authhooks.tokens.issuer import IssuedToken
+from authhooks.tokens.service import TokenService
+from authhooks.verifiers.base import VerifierRegistry
 
 __all__ = ["AuthHooks", "FireResult"]
 
@@ -48,7 +69,14 @@ class FireResult:
     result: Any = None
 
 
-class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
+def _required(required_scopes: str | Iterable[str]) -> tuple[str, ...]:
+    try:
+        return required_tuple(required_scopes)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class AuthHooks:
     """The hook engine and the flows, in one object.
 
     Args:
@@ -58,11 +86,15 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
         observers: extra observers of flows and hook runs. When ``settings.telemetry`` is true (the default) a
             :class:`~authhooks.telemetry.TelemetryObserver` comes first (OpenTelemetry API only: no-op until an
             SDK is installed); with ``audit_log_file`` an :class:`~authhooks.exporters.audit.AuditObserver` last.
+        clock: the one wall clock (Unix seconds) of the flows and the token layer (default ``time.time``).
         **overrides: any :class:`~authhooks.config.Settings` field, e.g. ``propagate_hook_errors=True``.
 
     Hooks are registered with :meth:`add_hook` or the :meth:`hook` decorator at the points of
     :data:`~authhooks.hooks.points.CATALOGUE` (or their seed aliases, or points declared with
     :meth:`declare_point`).
+
+    Every flow is an async method here and a blocking one on :attr:`sync` (``auth.sync.validate_token(token)``);
+    the ``*_sync`` names of earlier releases still work for one release, with a ``DeprecationWarning``.
     """
 
     def __init__(
@@ -71,6 +103,7 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
         *,
         store: Store | None = None,
         observers: tuple[Observer, ...] | list[Observer] = (),
+        clock: Clock = time.time,
         **overrides: Any,
     ) -> None:
         if settings is None:
@@ -78,6 +111,8 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
         elif overrides:
             settings = settings.replace(**overrides)
         self.settings = settings
+        self.clock = clock
+        # The hook engine: points, registry, the bounded hook threads (and, in the runtime, the background queue).
         self._points: dict[str, HookPoint] = dict(CATALOGUE)
         self._runner = HookRunner(settings.hook_workers)
         self._registry = Registry(
@@ -107,6 +142,13 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
             _store=store,
         )
         self._context = HookContext(self, None)
+        self._verifiers = VerifierRegistry()
+        # The token layer loads (or creates) keys: built on first use, once (see :attr:`tokens`).
+        self._tokens: TokenService | None = None
+        self._deps: FlowDeps | None = None
+        self._build_lock = threading.Lock()
+        self.sync = SyncAuthHooks(self)
+        """The blocking twin of every flow method (the same flows under the sync driver): WSGI apps, scripts."""
 
     def _open_store(self) -> Store:
         from authhooks.stores.factory import open_store
@@ -120,6 +162,35 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
         """The state store (opened on first use)."""
         store: Store = self._runtime.store
         return store
+
+    @property
+    def tokens(self) -> TokenService:
+        """The token layer (keys, issuer, validator, cache), built on first use.
+
+        Raises:
+            ConfigurationError: unreadable or weak keys, naming the variable.
+        """
+        return self.deps.tokens
+
+    @property
+    def verifiers(self) -> VerifierRegistry:
+        """The signature verifiers by scheme (built-ins: ``ed25519``, ``p256``, ``evrmore``, ``bitcoin``);
+        ``auth.verifiers.register(verifier)`` adds one."""
+        return self._verifiers
+
+    @property
+    def deps(self) -> FlowDeps:
+        """What every flow is given (settings, token layer, verifiers, clock); built with the token layer."""
+        deps = self._deps
+        if deps is None:
+            with self._build_lock:
+                deps = self._deps
+                if deps is None:
+                    tokens = TokenService(self.settings, self.clock)
+                    tokens.subscribe(self.store)
+                    self._tokens = tokens
+                    deps = self._deps = FlowDeps(self.settings, tokens, self._verifiers, self.clock)
+        return deps
 
     @property
     def background_stats(self) -> BackgroundStats:
@@ -291,24 +362,26 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
         """The hook context for a flow run about ``request``."""
         return self._context.with_request(request)
 
-    def run_flow_sync(self, flow: str, gen: Generator[Any, Any, T], request: RequestInfo | None = None) -> T:
-        """Drive a sans-IO flow generator with the sync driver."""
-        return run_sync(self._runtime, flow, gen, self.context(request))
+    def run_flow_sync(self, call: FlowCall[T], request: RequestInfo | None = None) -> T:
+        """Drive a flow with the sync driver."""
+        return run_sync(self._runtime, call, self.context(request))
 
-    async def run_flow(self, flow: str, gen: Generator[Any, Any, T], request: RequestInfo | None = None) -> T:
-        """Drive a sans-IO flow generator with the async driver."""
-        return await run_async(self._runtime, flow, gen, self.context(request))
+    async def run_flow(self, call: FlowCall[T], request: RequestInfo | None = None) -> T:
+        """Drive a flow with the async driver."""
+        return await run_async(self._runtime, call, self.context(request))
 
-    def _fire_gen(self, point: HookPoint, values: dict[str, Any]) -> Generator[Any, Any, FireResult]:
-        result = yield RunHooks(point, values)
-        return FireResult(values, result)
-
-    def _fire_values(self, spec: PointSpec, inputs: dict[str, Any]) -> tuple[HookPoint, dict[str, Any]]:
+    def _fire(self, spec: PointSpec, inputs: dict[str, Any]) -> FlowCall[FireResult]:
         point = self.point(spec)
         unknown = set(inputs) - point.inputs
         if unknown:
             raise HookError(f"{point.name} has no input(s) {sorted(unknown)}; it takes {sorted(point.inputs)}")
-        return point, {name: inputs.get(name) for name in point.inputs}
+        values = {name: inputs.get(name) for name in point.inputs}
+
+        def fire(point: HookPoint, values: dict[str, Any]) -> FlowGen[FireResult]:
+            result = yield RunHooks(point, values)
+            return FireResult(values, result)
+
+        return FlowCall(point.flow, fire(point, values))
 
     async def fire(self, point: PointSpec, *, request: RequestInfo | None = None, **inputs: Any) -> FireResult:
         """Run the hooks of ``point`` (typically an application point) as a flow of its own.
@@ -320,13 +393,283 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
             Deny: a decision hook denied.
             HookError: an input the point does not declare.
         """
-        p, values = self._fire_values(point, inputs)
-        return await self.run_flow(p.flow, self._fire_gen(p, values), request)
+        return await self.run_flow(self._fire(point, inputs), request)
 
-    def fire_sync(self, point: PointSpec, *, request: RequestInfo | None = None, **inputs: Any) -> FireResult:
-        """The sync twin of :meth:`fire`."""
-        p, values = self._fire_values(point, inputs)
-        return self.run_flow_sync(p.flow, self._fire_gen(p, values), request)
+    # -- the flows --------------------------------------------------------------------------------------------
+
+    async def generate_challenge(
+        self,
+        subject: str,
+        expire_minutes: float | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        request: RequestInfo | None = None,
+    ) -> Challenge:
+        """Issue a one-time challenge for ``subject`` to sign (the ``challenge`` flow; Evrmore's name).
+
+        Args:
+            subject: who will sign: a key identity (``did:key:…``, an address) or any non-empty text of at most
+                512 characters without control characters.
+            expire_minutes: lifetime in minutes, in ``(0, 1440]``; default ``settings.challenge_ttl_seconds``.
+                ``challenge.pre`` hooks may change it (and ``subject``, ``metadata``) or deny.
+            metadata: JSON-able data kept with the challenge (at most 4 KiB).
+            request: the HTTP request behind the call, for hooks.
+
+        Returns:
+            The stored :class:`~authhooks.flows.challenge.Challenge`; give the client its ``to_dict()``.
+
+        Raises:
+            InvalidRequest: a malformed subject, expiry or metadata.
+            Deny: a ``challenge.pre`` hook denied (rate limiting).
+        """
+        return await self.run_flow(challenge(self.deps, subject, expire_minutes, metadata), request)
+
+    async def verify_signature(
+        self,
+        subject: str,
+        message: str | bytes,
+        signature: str,
+        *,
+        scheme: str = "ed25519",
+        request: RequestInfo | None = None,
+    ) -> bool:
+        """Check a signature over any message, through the ``verify_signature`` hooks (no challenge involved).
+
+        Returns:
+            Whether ``signature`` is a valid signature of ``message`` by the key ``subject`` names.
+
+        Raises:
+            InvalidRequest: an unsupported scheme.
+            Deny: a ``verify_signature.pre`` hook denied.
+        """
+        return await self.run_flow(verify_signature(self.deps, subject, message, signature, scheme), request)
+
+    async def login(
+        self,
+        subject: str,
+        credentials: Mapping[str, Any],
+        *,
+        scheme: str = "ed25519",
+        request: RequestInfo | None = None,
+    ) -> TokenPair:
+        """Log ``subject`` in with any credentials and issue a token pair (see :mod:`authhooks.flows.login`).
+
+        ``login.provide`` hooks (an LDAP check, a password store…) see ``credentials`` first; when none answers,
+        the built-in provider reads ``credentials["challenge"]`` and ``credentials["signature"]``.
+
+        Raises:
+            InvalidRequest: malformed subject, credentials or scheme.
+            InvalidCredentials: the identity was not proven (401; ``reason`` such as ``bad_signature``).
+            Deny: a hook denied (``StopAuthentication`` included).
+        """
+        return await self.run_flow(login(self.deps, subject, credentials, scheme), request)
+
+    async def authenticate(
+        self,
+        subject: str,
+        challenge: str,
+        signature: str,
+        *,
+        scheme: str = "ed25519",
+        request: RequestInfo | None = None,
+    ) -> TokenPair:
+        """Answer a challenge: the ``login`` flow with ``{"challenge": …, "signature": …}`` as credentials
+        (Evrmore's ``authenticate``, kept as the seed name of that call, as seed point names are aliases).
+
+        Args:
+            subject: the subject the challenge was issued for.
+            challenge: the challenge's ``nonce``, or its exact ``message`` (then it must match what was issued).
+            signature: the signature of the challenge message, in the scheme's text form (base64/base64url).
+            scheme: the verifier (``ed25519``, ``p256``, ``evrmore``, ``bitcoin`` or one you registered).
+
+        Raises:
+            InvalidCredentials: 401 ``invalid_credentials`` for every way the answer can be wrong; ``reason``
+                is one of ``challenge_unknown`` (never issued, or already used), ``challenge_tampered``,
+                ``challenge_subject_mismatch``, ``challenge_expired``, ``bad_signature``.
+            InvalidRequest: malformed subject, missing challenge/signature, unsupported scheme.
+            Deny: a hook denied.
+        """
+        credentials = {"challenge": challenge, "signature": signature}
+        return await self.run_flow(login(self.deps, subject, credentials, scheme), request)
+
+    async def reauthenticate(
+        self,
+        principal: Principal,
+        credentials: Mapping[str, Any],
+        *,
+        scheme: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> Principal:
+        """Have a signed-in principal prove its identity again (see :mod:`authhooks.flows.reauthenticate`).
+
+        Args:
+            principal: who is signed in (typically from :meth:`validate_token`).
+            credentials: for the built-in provider, ``{"challenge": …, "signature": …}`` answering a challenge
+                issued for ``principal.subject``; ``reauthenticate.provide`` hooks may accept others.
+            scheme: the verifier; by default the one scheme that recognises the subject.
+
+        Returns:
+            The principal with ``attributes["fresh"] is True`` and ``attributes["auth_time"]`` = now.
+
+        Raises:
+            InvalidCredentials: not proven; ``reauthenticate.failed`` got the failure count.
+            InvalidRequest: malformed credentials, or no scheme recognises the subject.
+            Deny: a hook denied.
+        """
+        return await self.run_flow(reauthenticate(self.deps, principal, credentials, scheme), request)
+
+    async def authorize(
+        self,
+        principal: Principal,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        permission: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> Principal:
+        """Check that ``principal`` may proceed (see :mod:`authhooks.flows.authorize`).
+
+        Args:
+            principal: who asks.
+            required_scopes: every scope needed (a space-separated string or strings).
+            permission: a named permission that a hook grants, or that the principal holds as a scope or in
+                its ``permissions`` claim.
+
+        Returns:
+            ``principal``, when access is granted.
+
+        Raises:
+            InsufficientScope: 403 ``insufficient_scope`` with ``required_scopes``; ``reason`` is
+                ``insufficient_scope`` or ``permission_denied``.
+            Deny: an ``authorize.pre`` hook denied.
+            ValueError: ``required_scopes`` is not scopes.
+        """
+        return await self.run_flow(authorize(principal, _required(required_scopes), permission), request)
+
+    async def register(
+        self,
+        subject: str,
+        *,
+        scheme: str = "ed25519",
+        attributes: Mapping[str, Any] | None = None,
+        request: RequestInfo | None = None,
+    ) -> Principal:
+        """Register a key-based identity (see :mod:`authhooks.flows.register`).
+
+        Returns:
+            The registered principal (``attributes``: yours plus ``scheme`` and ``registered_at``).
+
+        Raises:
+            InvalidRequest: malformed subject (``invalid_subject``), unsupported scheme, bad attributes, or
+                already registered (``already_registered``).
+            Deny: a ``register.pre`` hook denied.
+        """
+        return await self.run_flow(register(self.deps, subject, scheme, attributes), request)
+
+    def registration_key(self, subject: str, scheme: str) -> str:
+        """The store key of ``subject``'s registration under ``scheme`` (canonical form of the subject)."""
+        verifier = self.verifiers.get(scheme)
+        return registration_key(verifier.scheme, verifier.normalize_subject(validate_subject(subject)))
+
+    async def get_registration(self, subject: str, *, scheme: str = "ed25519") -> Principal | None:
+        """The registered principal of ``subject``, or ``None`` (no hooks run; a plain store read).
+
+        Raises:
+            InvalidRequest: a malformed subject or an unsupported scheme.
+        """
+        return registration_from_bytes(await self.store.get(self.registration_key(subject, scheme)))
+
+    async def issue_token(
+        self,
+        subject: str,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        token_type: str = "access",
+        ttl_seconds: int | None = None,
+        request: RequestInfo | None = None,
+    ) -> IssuedToken:
+        """Sign one JWT for ``subject`` (``issue_token.pre`` may add claims or deny; ``post`` observes).
+
+        Reserved claims (``iss``, ``sub``, ``iat``, ``exp``, ``jti``) are set by the issuer; ``aud`` is the
+        first configured audience. A token issued alone belongs to no login (no ``sid``).
+        """
+        return await self.run_flow(issue_token(self.deps, subject, claims, token_type, ttl_seconds), request)
+
+    async def issue_tokens(
+        self,
+        subject: str,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        scopes: Iterable[str] = (),
+        request: RequestInfo | None = None,
+    ) -> TokenPair:
+        """Issue an access token and a refresh token starting a new login (refresh family)."""
+        return await self.run_flow(issue_tokens(self.deps, subject, claims, scopes), request)
+
+    async def validate_token(self, token: str, *, request: RequestInfo | None = None) -> Principal:
+        """Validate an access token and return its principal.
+
+        Raises:
+            InvalidToken: a subclass naming why (``token_expired``, ``bad_signature``, ``token_revoked``…).
+            Deny: a ``validate_token`` hook denied.
+            StoreUnavailableError: the revocation check failed and ``store_failure`` is ``closed``.
+            KeySetUnavailableError: no usable verification key.
+        """
+        return await self.run_flow(validate_token(self.deps, token), request)
+
+    async def refresh_token(self, refresh_token: str, *, request: RequestInfo | None = None) -> TokenPair:
+        """Rotate a refresh token into a new pair of the same login (reuse revokes the whole login).
+
+        Raises:
+            InvalidGrant: unknown, expired, revoked or reused.
+        """
+        return await self.run_flow(refresh_token_flow(self.deps, refresh_token), request)
+
+    async def refresh(self, refresh_token: str, *, request: RequestInfo | None = None) -> TokenPair:
+        """Deprecated name of :meth:`refresh_token` (one name per flow); kept for one release."""
+        warnings.warn("AuthHooks.refresh is deprecated: use refresh_token", DeprecationWarning, stacklevel=2)
+        return await self.refresh_token(refresh_token, request=request)
+
+    async def invalidate_token(self, token: str, *, request: RequestInfo | None = None) -> bool:
+        """End the login ``token`` belongs to (an access token with its ``sid``, or a refresh token: the whole
+        refresh family); an access token outside any login is revoked by ``jti`` until ``exp``.
+
+        Returns:
+            True when something was revoked; False for an invalid or unknown token (RFC 7009 §2.2).
+        """
+        return await self.run_flow(invalidate_token(self.deps, token), request)
+
+    async def introspect(self, token: str, *, request: RequestInfo | None = None) -> dict[str, Any]:
+        """The RFC 7662 §2.2 answer for an access token: its claims when active, else ``{"active": false}``
+        (with no reason, whatever the cause)."""
+        try:
+            return introspection(await self.validate_token(token, request=request))
+        except AuthError:
+            return {"active": False}
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """The public JWK Set of the keys this instance signs and validates with (RFC 7517 §5)."""
+        return self.tokens.jwks()
+
+    async def prepare(self) -> None:
+        """Build the token layer and prefetch remote keys (the middleware calls this at startup).
+
+        Raises:
+            ConfigurationError: bad keys. A remote key set that is down is logged by the caller, not raised.
+        """
+        tokens = self.tokens
+        if tokens.remote is not None:
+            await tokens.remote.get(None)
+
+    def __getattr__(self, name: str) -> Any:
+        """The ``*_sync`` names of earlier releases: ``auth.validate_token_sync(t)`` is ``auth.sync.validate_token(t)``
+        (deprecated, kept for one release)."""
+        if name.endswith("_sync") and not name.startswith("_"):
+            target = getattr(self.__dict__.get("sync"), name[: -len("_sync")], None)
+            if target is not None:
+                new = name[: -len("_sync")]
+                warnings.warn(f"AuthHooks.{name} is deprecated: use auth.sync.{new}", DeprecationWarning, stacklevel=2)
+                return target
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def setup_telemetry(self, *, exporter: Any = None) -> Any:
         """Build an OpenTelemetry SDK from the ``OTEL_*`` variables (only when none is installed yet) and keep
@@ -339,7 +682,7 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
         Returns:
             The :class:`~authhooks.telemetry.TelemetryHandle`.
         """
-        from authhooks.telemetry.setup import setup
+        from authhooks.exporters.setup import setup
 
         self.telemetry_handle = setup(self.settings, exporter=exporter)
         return self.telemetry_handle
@@ -372,7 +715,7 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
             logger.warning("authhooks: hooks still running at shutdown were abandoned")
         if self._audit is not None:
             self._audit.close()
-        remote = self._token_service.remote if self._token_service is not None else None
+        remote = self._tokens.remote if self._tokens is not None else None
         if remote is not None:  # a background key-set fetch in flight is cancelled
             await remote.aclose(max(0.01, deadline - time.monotonic()))
         store = self._runtime._store
@@ -396,7 +739,7 @@ class AuthHooks(TokenFlows, IdentityFlows, FlowHost):
             logger.warning("authhooks: hooks still running at shutdown were abandoned")
         if self._audit is not None:
             self._audit.close()
-        remote = self._token_service.remote if self._token_service is not None else None
+        remote = self._tokens.remote if self._tokens is not None else None
         if remote is not None:
             remote.close(max(0.01, deadline - time.monotonic()))
         store = self._runtime._store

@@ -10,18 +10,121 @@ Installed as a pytest plugin (entry point ``pytest11``), it offers the ``hook_re
         assert recorder.decisions("rate_limit") == ["continue", "continue", "continue", "deny"]
 
 Without pytest, attach a :class:`HookRecorder` with ``auth.add_observer(HookRecorder())``.
+
+:class:`FlowStepper` steps a sans-IO flow by hand — see each effect it yields, answer it, or throw a fault into it
+at that point — so a flow can be tested without a store, a network or a driver::
+
+    stepper = FlowStepper(validate_token(auth.deps, token))
+    principal = stepper.run({"get": None})          # every store "get" answers None, the rest by default
+    assert [e.op for e in stepper.effects if isinstance(e, StoreCall)] == ["get", "get"]
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 from authhooks.events import Outcome
+from authhooks.flows.effects import Call, Effect, FlowCall, FlowGen, Note, RunHooks, StoreCall, SubFlow
 from authhooks.hooks.observer import FlowRun, HookRecord
 
-__all__ = ["HookRecorder", "hook_recorder"]
+__all__ = ["FlowStepper", "HookRecorder", "hook_recorder"]
+
+T = TypeVar("T")
+
+Answer = Callable[[Effect], Any] | Mapping[str, Any]
+"""How :meth:`FlowStepper.run` answers a store call: a function of the effect (its return is sent, what it raises
+is thrown into the flow), or a mapping from store operation to the value to send (an exception instance is
+thrown)."""
+
+
+class FlowStepper(Generic[T]):
+    """Drive one flow generator by hand, recording every effect it yields.
+
+    Args:
+        flow: a :class:`~authhooks.flows.effects.FlowCall` (what every flow function returns) or a bare flow
+            generator.
+
+    Attributes:
+        effects: every effect the flow (and the nested flows :meth:`run` steps into) yielded, in order.
+        result: the flow's return value, once :attr:`done`.
+        done: whether the flow has returned.
+    """
+
+    def __init__(self, flow: FlowCall[T] | FlowGen[T]) -> None:
+        self._gen: FlowGen[T] = flow.gen if isinstance(flow, FlowCall) else flow
+        self.effects: list[Effect] = []
+        self.result: T | None = None
+        self.done = False
+        self._started = False
+
+    def _step(self, advance: Callable[[], Effect]) -> Effect | None:
+        try:
+            effect = advance()
+        except StopIteration as stop:
+            self.done, self.result = True, stop.value
+            return None
+        self.effects.append(effect)
+        return effect
+
+    def next(self) -> Effect | None:
+        """Start the flow: its first effect (``None`` if it returned at once)."""
+        self._started = True
+        return self._step(lambda: next(self._gen))
+
+    def send(self, value: Any = None) -> Effect | None:
+        """Answer the current effect with ``value``; the next effect, or ``None`` once the flow returned."""
+        return self._step(lambda: self._gen.send(value))
+
+    def throw(self, exc: BaseException) -> Effect | None:
+        """Raise ``exc`` at the current effect (a store fault, a hook's denial); the next effect, or ``None``.
+
+        Whatever the flow raises in turn propagates to the caller.
+        """
+        return self._step(lambda: self._gen.throw(exc))
+
+    def default(self, effect: Effect) -> Any:
+        """The answer of a world where nothing is registered: no hook runs (``None``), notes are taken, a nested
+        flow is stepped through with the same answers, other I/O is not expected (``AssertionError``)."""
+        if isinstance(effect, (RunHooks, Note)):
+            return None
+        raise AssertionError(f"the test did not say how to answer {effect!r}")
+
+    def run(self, answer: Answer | None = None) -> T:
+        """Drive the flow to its end: each store call is answered by ``answer``, nested flows are stepped into,
+        everything else by :meth:`default`. Returns the flow's result; raises what the flow raises."""
+        table = answer if isinstance(answer, Mapping) else None
+
+        def reply(effect: Effect) -> Any:
+            if isinstance(effect, SubFlow):
+                nested: FlowStepper[Any] = FlowStepper(effect.call)
+                nested_result = nested.run(answer)
+                self.effects.extend(nested.effects)
+                return nested_result
+            if callable(answer):
+                return answer(effect)
+            if table is not None and isinstance(effect, StoreCall) and effect.op in table:
+                value = table[effect.op]
+                if isinstance(value, BaseException):
+                    raise value
+                return value
+            if isinstance(effect, Call):
+                raise AssertionError(f"the test did not say how to answer {effect!r}")
+            return self.default(effect)
+
+        effect = self.next() if not self._started else None
+        while not self.done:
+            assert effect is not None
+            try:
+                value = reply(effect)
+            except AssertionError:
+                raise
+            except BaseException as exc:  # a fault the answer raised: thrown into the flow at that effect
+                effect = self.throw(exc)
+                continue
+            effect = self.send(value)
+        return self.result  # type: ignore[return-value]
 
 
 class HookRecorder:

@@ -14,17 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authhooks import AuthHooks
-from authhooks.flows.identity import IdentityFlows
 from authhooks.verifiers import signed_message as sm
 
-if issubclass(AuthHooks, IdentityFlows):
-    Auth: type[AuthHooks] = AuthHooks
-else:  # until AuthHooks inherits IdentityFlows
-
-    class _Auth(IdentityFlows, AuthHooks):  # type: ignore[misc]
-        pass
-
-    Auth = _Auth
+Auth: type[AuthHooks] = AuthHooks
 
 
 def make_auth(tmp_path: Path, store_url: str = "memory://", **overrides: Any) -> Any:
@@ -65,5 +57,5 @@ class EvrmoreKey:
 async def call(auth: Any, mode: str, method: str, *args: Any, **kwargs: Any) -> Any:
     """``auth.<method>`` awaited, or ``auth.<method>_sync`` run in a worker thread (mode ``"sync"``)."""
     if mode == "sync":
-        return await asyncio.to_thread(getattr(auth, f"{method}_sync"), *args, **kwargs)
+        return await asyncio.to_thread(getattr(auth.sync, method), *args, **kwargs)
     return await getattr(auth, method)(*args, **kwargs)

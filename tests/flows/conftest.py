@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,24 @@ from flows._identity import call, make_auth
 Call = Callable[..., Awaitable[Any]]
 
 
+class Clock:
+    """The engine's injected wall clock, which a test can move (``clock.skew`` seconds ahead)."""
+
+    def __init__(self) -> None:
+        self.skew = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.skew
+
+
 @pytest.fixture
-async def auth(tmp_path: Path) -> AsyncIterator[Any]:
-    engine = make_auth(tmp_path)
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def auth(tmp_path: Path, clock: Clock) -> AsyncIterator[Any]:
+    engine = make_auth(tmp_path, clock=clock)
     yield engine
     await engine.aclose(timeout=2.0)
 
@@ -27,7 +43,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def api(auth: Any, mode: str) -> Call:
-    """``await api("login", subject, creds, scheme=…)`` through the async API or its ``*_sync`` twin."""
+    """``await api("login", subject, creds, scheme=…)`` through the async API or its ``auth.sync`` twin."""
 
     async def run(method: str, *args: Any, **kwargs: Any) -> Any:
         return await call(auth, mode, method, *args, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from authhooks.testing import HookRecorder
 from authhooks.verifiers import Ed25519Verifier
 from authhooks.verifiers import signed_message as sm
 from flows._identity import Ed25519Key, EvrmoreKey, b64u, call, make_auth
-from flows.conftest import Call
+from flows.conftest import Call, Clock
 
 
 async def _answer(api: Call, key: Any, **kwargs: Any) -> tuple[ch.Challenge, str]:
@@ -106,10 +107,10 @@ async def test_unknown_nonce_is_refused(api: Call) -> None:
     assert (await _refusal(api, key.subject, "not a challenge", key.sign("x"))).reason == "challenge_unknown"
 
 
-async def test_expired_challenge_is_refused(api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_expired_challenge_is_refused(api: Call, clock: Clock) -> None:
     key = Ed25519Key()
     c, sig = await _answer(api, key)
-    monkeypatch.setattr(ch, "_now", lambda: c.expires_at + 1)
+    clock.skew = c.expires_at + 1 - time.time()  # the engine's one clock, injected
     assert (await _refusal(api, key.subject, c.nonce, sig)).reason == "challenge_expired"
 
 
@@ -205,7 +206,7 @@ def test_concurrent_answers_to_one_challenge_succeed_once_threads(tmp_path: Path
     url = "memory://" if store == "memory" else f"sqlite:///{tmp_path}/s.db"
     auth = make_auth(tmp_path, store_url=url)
     key = Ed25519Key()
-    c = auth.generate_challenge_sync(key.subject)
+    c = auth.sync.generate_challenge(key.subject)
     sig = key.sign(c.message)
     barrier = threading.Barrier(8)
     results: list[Any] = []
@@ -213,7 +214,7 @@ def test_concurrent_answers_to_one_challenge_succeed_once_threads(tmp_path: Path
     def attempt() -> None:
         barrier.wait()
         try:
-            results.append(auth.authenticate_sync(key.subject, c.nonce, sig))
+            results.append(auth.sync.authenticate(key.subject, c.nonce, sig))
         except InvalidCredentials as exc:
             results.append(exc)
 

@@ -34,10 +34,10 @@ async def test_login_lifecycle_async(tmp_path: Path, store: str) -> None:
     assert principal.subject == subject
 
     assert pair.refresh_token is not None
-    rotated = await auth.refresh(pair.refresh_token)
+    rotated = await auth.refresh_token(pair.refresh_token)
     assert (await auth.validate_token(rotated.access_token)).subject == subject
     with pytest.raises(InvalidGrant):  # the old refresh token was rotated away
-        await auth.refresh(pair.refresh_token)
+        await auth.refresh_token(pair.refresh_token)
 
     fresh = await auth.authenticate(subject, *(await _answer(auth, key, subject)))
     assert await auth.invalidate_token(fresh.access_token) is True
@@ -56,12 +56,12 @@ async def _answer(auth: object, key: Ed25519PrivateKey, subject: str) -> tuple[s
 def test_login_lifecycle_sync(tmp_path: Path, store: str) -> None:
     auth = make_auth(tmp_path, store_url=_url(store, tmp_path))
     key, subject = _fresh_key()
-    challenge = auth.generate_challenge_sync(subject)
-    pair = auth.authenticate_sync(subject, challenge.message, b64u(key.sign(challenge.message.encode())))
-    assert auth.validate_token_sync(pair.access_token).subject == subject
-    rotated = auth.refresh_sync(pair.refresh_token)
-    assert auth.validate_token_sync(rotated.access_token).subject == subject
-    assert auth.invalidate_token_sync(rotated.access_token) is True
+    challenge = auth.sync.generate_challenge(subject)
+    pair = auth.sync.authenticate(subject, challenge.message, b64u(key.sign(challenge.message.encode())))
+    assert auth.sync.validate_token(pair.access_token).subject == subject
+    rotated = auth.sync.refresh_token(pair.refresh_token)
+    assert auth.sync.validate_token(rotated.access_token).subject == subject
+    assert auth.sync.invalidate_token(rotated.access_token) is True
     with pytest.raises(RevokedToken):
-        auth.validate_token_sync(rotated.access_token)
+        auth.sync.validate_token(rotated.access_token)
     auth.close()

@@ -42,7 +42,7 @@ def call(request: pytest.FixtureRequest) -> Callable[..., Any]:
 
     def run(auth: AuthHooks, name: str, *args: Any, **kwargs: Any) -> Any:
         if request.param == "sync":
-            return getattr(auth, f"{name}_sync")(*args, **kwargs)
+            return getattr(auth.sync, name)(*args, **kwargs)
         coro: Awaitable[Any] = getattr(auth, name)(*args, **kwargs)
         return asyncio.run(_await(coro))
 
@@ -72,16 +72,16 @@ def test_refresh_rotates_and_reuse_revokes_the_whole_family(auth: AuthHooks, cal
         "refresh_token.failed", lambda reason, family_revoked, subject: failed.append((reason, family_revoked, subject))
     )
     first = call(auth, "issue_tokens", "alice", scopes=["read"])
-    second = call(auth, "refresh", first.refresh_token)
+    second = call(auth, "refresh_token", first.refresh_token)
     assert second.refresh_token != first.refresh_token
     assert call(auth, "validate_token", second.access_token).scopes == {"read"}
     with pytest.raises(InvalidGrant) as reused:
-        call(auth, "refresh", first.refresh_token)
+        call(auth, "refresh_token", first.refresh_token)
     assert reused.value.reason == "refresh_token_reused"
     assert failed == [("refresh_token_reused", True, "alice")]
     # the family is gone: the newest refresh token and every access token issued in it
     with pytest.raises(InvalidGrant) as revoked:
-        call(auth, "refresh", second.refresh_token)
+        call(auth, "refresh_token", second.refresh_token)
     assert revoked.value.reason in {"refresh_token_revoked", "refresh_token_reused"}
     for token in (first.access_token, second.access_token):
         with pytest.raises(RevokedToken):
@@ -91,7 +91,7 @@ def test_refresh_rotates_and_reuse_revokes_the_whole_family(auth: AuthHooks, cal
 @pytest.mark.parametrize("bad", ["", "ahr_unknown", "not-a-refresh-token", "ahr_" + "x" * 500])
 def test_unknown_refresh_tokens_are_invalid_grant(auth: AuthHooks, call: Any, bad: str) -> None:
     with pytest.raises(InvalidGrant) as info:
-        call(auth, "refresh", bad)
+        call(auth, "refresh_token", bad)
     assert info.value.status == 400 and info.value.error == "invalid_grant"
 
 
@@ -112,7 +112,7 @@ def test_invalidate_refresh_token_revokes_its_family(auth: AuthHooks, call: Any)
     pair = call(auth, "issue_tokens", "bob")
     assert call(auth, "invalidate_token", pair.refresh_token) is True
     with pytest.raises(InvalidGrant):
-        call(auth, "refresh", pair.refresh_token)
+        call(auth, "refresh_token", pair.refresh_token)
     with pytest.raises(RevokedToken):
         call(auth, "validate_token", pair.access_token)
 
@@ -239,32 +239,32 @@ def test_revocation_reaches_another_instance_sharing_the_store(tmp_path: Path) -
     store = MemoryStore()
     one = AuthHooks(store=store, secret=SECRET, state_dir=tmp_path, telemetry=False)
     two = AuthHooks(store=store, secret=SECRET, state_dir=tmp_path, telemetry=False)
-    token = one.issue_token_sync("kim").token
-    assert two.validate_token_sync(token).subject == "kim"  # cached in two
+    token = one.sync.issue_token("kim").token
+    assert two.sync.validate_token(token).subject == "kim"  # cached in two
     assert len(two.tokens.cache) == 1
-    assert one.invalidate_token_sync(token) is True
+    assert one.sync.invalidate_token(token) is True
     assert len(two.tokens.cache) == 0
     with pytest.raises(RevokedToken):
-        two.validate_token_sync(token)
+        two.sync.validate_token(token)
 
 
 def test_repeated_token_hits_the_cache_and_still_fires_hooks_when_registered(auth: AuthHooks) -> None:
-    token = auth.issue_token_sync("lee").token
-    auth.validate_token_sync(token)
+    token = auth.sync.issue_token("lee").token
+    auth.sync.validate_token(token)
     assert len(auth.tokens.cache) == 1
     seen: list[str] = []
     auth.add_hook("validate_token.post", lambda principal: seen.append(principal.subject))
-    auth.validate_token_sync(token)
+    auth.sync.validate_token(token)
     assert seen == ["lee"]
 
 
 def test_flow_outcomes_are_observed(auth: AuthHooks) -> None:
     recorder = HookRecorder()
     auth.add_observer(recorder)
-    token = auth.issue_token_sync("max").token
-    auth.validate_token_sync(token)
+    token = auth.sync.issue_token("max").token
+    auth.sync.validate_token(token)
     with pytest.raises(MalformedToken):
-        auth.validate_token_sync("nope")
+        auth.sync.validate_token("nope")
     outcomes = [(flow, outcome.value, reason) for flow, outcome, reason in recorder.outcomes()]
     assert outcomes == [
         ("issue_token", "success", None),
@@ -276,25 +276,25 @@ def test_flow_outcomes_are_observed(auth: AuthHooks) -> None:
 async def test_concurrent_uses_of_one_refresh_token_succeed_once_and_revoke_the_family(auth: AuthHooks) -> None:
     """RFC 9700 §4.14.2: of concurrent redemptions one wins; the other is a reuse and revokes the family."""
     pair = await auth.issue_tokens("olga")
-    results = await asyncio.gather(*(auth.refresh(pair.refresh_token) for _ in range(5)), return_exceptions=True)
+    results = await asyncio.gather(*(auth.refresh_token(pair.refresh_token) for _ in range(5)), return_exceptions=True)
     winners = [r for r in results if not isinstance(r, BaseException)]
     losers = [r for r in results if isinstance(r, InvalidGrant)]
     assert len(winners) == 1
     assert len(losers) == 4
     assert {e.reason for e in losers} == {"refresh_token_reused"}
     with pytest.raises(InvalidGrant):
-        await auth.refresh(winners[0].refresh_token)
+        await auth.refresh_token(winners[0].refresh_token)
 
 
 def test_concurrent_threads_redeem_one_refresh_token_once(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     auth = AuthHooks(store_url=f"sqlite:///{tmp_path}/s.sqlite3", state_dir=tmp_path, telemetry=False)
-    pair = auth.issue_tokens_sync("pete")
+    pair = auth.sync.issue_tokens("pete")
 
     def redeem(_: int) -> str:
         try:
-            auth.refresh_sync(pair.refresh_token)
+            auth.sync.refresh_token(pair.refresh_token)
         except InvalidGrant as exc:
             return exc.reason
         return "ok"
@@ -312,14 +312,14 @@ def test_concurrent_threads_redeem_one_refresh_token_once(tmp_path: Path) -> Non
 def test_invalidating_an_access_token_ends_its_whole_login(auth: AuthHooks, call: Any) -> None:
     """Logout with only the access token: the refresh token and every other access token of the login die."""
     first = call(auth, "issue_tokens", "alice", scopes=["read"])
-    second = call(auth, "refresh", first.refresh_token)
+    second = call(auth, "refresh_token", first.refresh_token)
     assert call(auth, "validate_token", first.access_token).subject == "alice"  # refresh does not revoke it
     assert call(auth, "invalidate_token", first.access_token) is True
     for token in (first.access_token, second.access_token):
         with pytest.raises(RevokedToken):
             call(auth, "validate_token", token)
     with pytest.raises(InvalidGrant):
-        call(auth, "refresh", second.refresh_token)
+        call(auth, "refresh_token", second.refresh_token)
 
 
 def test_every_token_of_a_login_carries_its_login_id_whatever_the_hooks_do(auth: AuthHooks, call: Any) -> None:
@@ -328,7 +328,7 @@ def test_every_token_of_a_login_carries_its_login_id_whatever_the_hooks_do(auth:
         "issue_token.pre", lambda claims: {"claims": {k: v for k, v in claims.items() if k != "sid"}}, name="drop"
     )
     first = call(auth, "issue_tokens", "alice")
-    second = call(auth, "refresh", first.refresh_token)
+    second = call(auth, "refresh_token", first.refresh_token)
     sids = {call(auth, "validate_token", pair.access_token).claims["sid"] for pair in (first, second)}
     assert len(sids) == 1 and "forged" not in sids
     lone = call(auth, "issue_token", "bob").token
@@ -363,25 +363,25 @@ def _force_the_refresh_race(url: str, tmp_path: Path) -> None:
         "store_key_prefix": prefix,
     }
     winner, loser, fresh = AuthHooks(**options), AuthHooks(**options), AuthHooks(**options)
-    pair = winner.issue_tokens_sync("alice")
+    pair = winner.sync.issue_tokens("alice")
     lost: list[InvalidGrant] = []
 
     def interleave(token_type: str) -> None:
         if token_type == "access" and not lost:
             try:
-                loser.refresh_sync(pair.refresh_token)
+                loser.sync.refresh_token(pair.refresh_token)
             except InvalidGrant as exc:
                 lost.append(exc)
 
     winner.add_hook("issue_token.pre", interleave, name="interleave")
-    won = winner.refresh_sync(pair.refresh_token)
+    won = winner.sync.refresh_token(pair.refresh_token)
     assert lost and lost[0].reason == "refresh_token_reused"
     for instance in (winner, loser, fresh):
         for token in (pair.access_token, won.access_token):
             with pytest.raises(RevokedToken):
-                instance.validate_token_sync(token)
+                instance.sync.validate_token(token)
     with pytest.raises(InvalidGrant):
-        fresh.refresh_sync(won.refresh_token)
+        fresh.sync.refresh_token(won.refresh_token)
     for instance in (winner, loser, fresh):
         instance.close()
 

@@ -38,7 +38,7 @@ def fire(mode: str) -> Fire:
 
     async def run(engine: AuthHooks, point: Any, **inputs: Any) -> FireResult:
         if mode == "sync":
-            return engine.fire_sync(point, **inputs)
+            return engine.sync.fire(point, **inputs)
         return await engine.fire(point, **inputs)
 
     return run

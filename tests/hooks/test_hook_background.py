@@ -32,7 +32,7 @@ async def test_sync_background_hook_runs_after_fire_sync_returns(gate: threading
 
     auth.add_hook("login.post", send_webhook, background=True)
     started = time.perf_counter()
-    auth.fire_sync("login.post", subject="alice")
+    auth.sync.fire("login.post", subject="alice")
     assert time.perf_counter() - started < 1.0
     assert sent == []  # the response did not wait for the webhook
     gate.set()
@@ -85,7 +85,7 @@ async def test_async_background_hook_under_the_sync_driver_runs_on_the_worker() 
         sent.append(subject)
 
     auth.add_hook("login.post", send_webhook, background=True)
-    auth.fire_sync("login.post", subject="alice")
+    auth.sync.fire("login.post", subject="alice")
     auth.close()
     assert sent == ["alice"]
 
@@ -99,7 +99,7 @@ async def test_background_hook_gets_a_snapshot_of_the_inputs(gate: threading.Eve
         seen.append((subject, tokens))
 
     auth.add_hook("login.post", slow, background=True)
-    result = auth.fire_sync("login.post", subject="alice", tokens="t1")
+    result = auth.sync.fire("login.post", subject="alice", tokens="t1")
     result.values["subject"] = "changed later"  # type: ignore[index]
     gate.set()
     auth.close()
@@ -119,7 +119,7 @@ async def test_full_queue_drops_and_counts(gate: threading.Event, mode: str) -> 
     started = time.perf_counter()
     for subject in ("alice", "bob", "carol"):
         if mode == "sync":
-            auth.fire_sync("login.post", subject=subject)
+            auth.sync.fire("login.post", subject=subject)
         else:
             await auth.fire("login.post", subject=subject)
     assert time.perf_counter() - started < 1.0  # a full queue never blocks the flow
@@ -157,11 +157,11 @@ def test_queue_frees_up_after_a_run_completes() -> None:
     auth = AuthHooks(store_url="memory://", background_queue_size=1)
     sent: list[str] = []
     auth.add_hook("login.post", lambda subject: sent.append(subject), background=True)
-    auth.fire_sync("login.post", subject="alice")
+    auth.sync.fire("login.post", subject="alice")
     deadline = time.monotonic() + 2
     while auth.background_stats.pending and time.monotonic() < deadline:
         time.sleep(0.01)
-    auth.fire_sync("login.post", subject="bob")
+    auth.sync.fire("login.post", subject="bob")
     auth.close()
     assert sent == ["alice", "bob"]
     assert auth.background_stats.dropped == 0
@@ -184,7 +184,7 @@ async def test_background_failure_is_counted_and_does_not_reach_the_flow(
         raise RuntimeError("webhook 500 with token abc.def.ghi")
 
     auth.add_hook("login.post", broken, background=True, name="webhook")
-    auth.fire_sync("login.post", subject="alice")
+    auth.sync.fire("login.post", subject="alice")
     auth.close()
     stats = auth.background_stats
     assert (stats.queued, stats.failed, stats.completed) == (1, 1, 0)
@@ -212,7 +212,7 @@ async def test_background_runs_are_recorded(hook_recorder: Any, mode: str) -> No
         await auth.fire("login.post", subject="alice")
         await auth.aclose()
     else:
-        auth.fire_sync("login.post", subject="alice")
+        auth.sync.fire("login.post", subject="alice")
         auth.close()
     names = ["mail", "broken", "push"] if mode == "async" else ["mail", "broken"]
     foreground = [r for r in recorder.records if not r.background]
@@ -230,8 +230,8 @@ async def test_dropped_run_is_recorded(hook_recorder: Any, gate: threading.Event
     auth = AuthHooks(store_url="memory://", background_queue_size=1)
     recorder: HookRecorder = hook_recorder(auth)
     auth.add_hook("login.post", lambda: gate.wait(5), background=True, name="slow")
-    auth.fire_sync("login.post")
-    auth.fire_sync("login.post")
+    auth.sync.fire("login.post")
+    auth.sync.fire("login.post")
     assert recorder.decisions("slow") == ["queued", "dropped"]
     gate.set()
     auth.close()
@@ -274,7 +274,7 @@ async def test_aclose_is_bounded_and_accounts_for_abandoned_runs() -> None:
 def test_close_is_bounded_when_a_sync_run_hangs(gate: threading.Event) -> None:
     auth = AuthHooks(store_url="memory://")
     auth.add_hook("login.post", lambda: gate.wait(5), background=True)
-    auth.fire_sync("login.post")
+    auth.sync.fire("login.post")
     started = time.perf_counter()
     auth.close(timeout=0.1)
     assert time.perf_counter() - started < 1.1
@@ -294,5 +294,5 @@ async def test_context_managers_drain_the_queue() -> None:
 
     with AuthHooks(store_url="memory://") as sync_auth:
         sync_auth.add_hook("login.post", lambda subject: sent.append(subject), background=True)
-        sync_auth.fire_sync("login.post", subject="bob")
+        sync_auth.sync.fire("login.post", subject="bob")
     assert sent == ["alice", "bob"]

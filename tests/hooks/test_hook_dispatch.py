@@ -348,7 +348,7 @@ async def test_propagate_hook_errors_from_the_environment(fire: Fire, monkeypatc
 
 
 async def _fire_in(mode: str, auth: AuthHooks, point: str, **inputs: Any) -> FireResult:
-    return auth.fire_sync(point, **inputs) if mode == "sync" else await auth.fire(point, **inputs)
+    return auth.sync.fire(point, **inputs) if mode == "sync" else await auth.fire(point, **inputs)
 
 
 @contextlib.contextmanager
@@ -487,7 +487,7 @@ async def test_async_condition_under_the_sync_path_fails_per_policy(auth: AuthHo
 
     auth.add_hook("login.pre", lambda: None, when=is_flagged, name="flagged")
     with pytest.raises(HookFailed) as info:
-        auth.fire_sync("login.pre", subject="alice")
+        auth.sync.fire("login.pre", subject="alice")
     assert info.value.hook == "flagged"
 
 
@@ -587,7 +587,7 @@ async def test_async_hook_under_the_sync_path_fails_closed_at_a_decision_point(a
 
     auth.add_hook("login.pre", lookup, name="lookup")
     with pytest.raises(HookFailed) as info:
-        auth.fire_sync("login.pre", subject="alice")
+        auth.sync.fire("login.pre", subject="alice")
     assert info.value.status == 503
     assert info.value.hook == "lookup"
     assert isinstance(info.value.cause, HookError)
@@ -601,7 +601,7 @@ async def test_async_hook_under_the_sync_path_is_ignored_at_a_notification_point
 
     auth.add_hook("login.post", notify)
     auth.add_hook("login.post", lambda: ran.append("sync"))
-    auth.fire_sync("login.post", subject="alice")
+    auth.sync.fire("login.post", subject="alice")
     assert ran == ["sync"]
 
 
@@ -611,7 +611,7 @@ async def test_async_hook_under_the_sync_path_raises_under_raise(auth: AuthHooks
 
     auth.add_hook("login.pre", lookup, on_error="raise")
     with pytest.raises(HookError, match="sync driver"):
-        auth.fire_sync("login.pre", subject="alice")
+        auth.sync.fire("login.pre", subject="alice")
 
 
 def test_has_async_hooks() -> None:

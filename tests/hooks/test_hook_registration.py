@@ -93,7 +93,7 @@ async def test_every_catalogue_point_accepts_a_hook_and_runs_it(plain: AuthHooks
     plain.add_hook(name, record)
     assert plain.point(name).kind is kind
     assert [h.fn for h in plain.hooks(name)] == [record]
-    plain.fire_sync(name)
+    plain.sync.fire(name)
     await plain.fire(name)
     assert seen == [name, name]
 

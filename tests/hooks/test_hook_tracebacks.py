@@ -19,7 +19,7 @@ def engine() -> Iterator[AuthHooks]:
 
 def _traceback_of(auth: AuthHooks) -> str:
     with pytest.raises(RuntimeError, match="account store down") as info:
-        auth.fire_sync("login.pre", subject="alice")
+        auth.sync.fire("login.pre", subject="alice")
     return "".join(traceback.format_exception(info.type, info.value, info.tb))
 
 

@@ -28,7 +28,7 @@ class World:
         self.http = httpx.Client(base_url=server.url, timeout=10)
 
     def token(self, subject: str = "alice", scope: str = "read") -> str:
-        return self.auth.issue_token_sync(subject, {"scope": scope}).token
+        return self.auth.sync.issue_token(subject, {"scope": scope}).token
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,7 @@ class InProcess:
             max_body_bytes=1024,
             body_timeout=0.2,
         )
-        self.token = self.auth.issue_token_sync("alice", {"scope": "read"}).token
+        self.token = self.auth.sync.issue_token("alice", {"scope": "read"}).token
 
     def call(self, method: str, path: str, headers: list[tuple[bytes, bytes]], content: bytes) -> tuple[int, bytes]:
         return self.loop.run_until_complete(asyncio.wait_for(self._call(method, path, headers, content), 5))
@@ -163,7 +163,7 @@ def test_the_app_still_works_after_the_storm(in_process: InProcess) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     auth = make_auth(tmp_path_factory.mktemp("hostile-http"))
-    token = auth.issue_token_sync("alice", {"scope": "read"}).token
+    token = auth.sync.issue_token("alice", {"scope": "read"}).token
     with Server(make_app(auth, max_body_bytes=1024, body_timeout=0.5)) as srv:
         yield srv, token
 

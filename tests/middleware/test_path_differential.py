@@ -151,8 +151,8 @@ class Harness:
         self.guarded = AuthHooksMiddleware(
             self.app, auth=self.auth, protect=PROTECT, public_paths=PUBLIC, required_scopes=REQUIRED_SCOPES
         )
-        self.read_only = self.auth.issue_token_sync("alice", {"scope": READ_ONLY}).token
-        self.every_scope = self.auth.issue_token_sync("root", {"scope": EVERY_SCOPE}).token
+        self.read_only = self.auth.sync.issue_token("alice", {"scope": READ_ONLY}).token
+        self.every_scope = self.auth.sync.issue_token("root", {"scope": EVERY_SCOPE}).token
         self.reached: Counter[str] = Counter()
         self.checked = 0
 

@@ -222,7 +222,7 @@ def test_the_sync_driver_enforces_the_timeout(tmp_path: Path, release: threading
     auth.add_hook("login.pre", lambda: release.wait(HANG), name="hangs")
     started = time.perf_counter()
     with pytest.raises(HookFailed) as info:
-        auth.fire_sync("login.pre", subject="alice")
+        auth.sync.fire("login.pre", subject="alice")
     latency = time.perf_counter() - started
     assert info.value.status == 503 and info.value.reason == "hook_timeout"
     assert TIMEOUT - 0.05 <= latency < TIMEOUT + MARGIN, latency

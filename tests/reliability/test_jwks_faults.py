@@ -225,7 +225,7 @@ def _timed_sync(auth: AuthHooks, token: str) -> tuple[int, float]:
     """The status the middleware would answer for ``token`` through the sync driver (``get_sync``)."""
     started = time.monotonic()
     try:
-        auth.validate_token_sync(token)
+        auth.sync.validate_token(token)
         status = 200
     except AuthError as exc:
         status = exc.status
@@ -423,7 +423,7 @@ def test_sync_stale_cache_hanging_endpoint_answers_from_cache_then_rotation_land
     auth = _auth(tmp_path, server, jwks_ttl_seconds=1)
     remote = _remote(auth)
     try:
-        auth.prepare_sync()
+        auth.sync.prepare()
         server.mode = "hang"
         time.sleep(1.2)
         start = time.monotonic()

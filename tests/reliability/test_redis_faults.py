@@ -440,14 +440,14 @@ async def test_first_validation_after_a_restart_succeeds(server: RedisProcess, p
     """
     async with _apps(tmp_path, prefix, server.url) as (a,):
         assert (await a.me((await a.auth.issue_token("warm")).token))[0] == 200
-        a.auth.validate_token_sync((await a.auth.issue_token("warm-sync")).token)
+        a.auth.sync.validate_token((await a.auth.issue_token("warm-sync")).token)
         for round_ in range(3):
             fresh = [(await a.auth.issue_token(f"user{round_}-{i}")).token for i in range(2)]
             await _restart(server)
             status, latency = await a.me(fresh[0])
             assert status == 200, f"restart {round_}: the first request got {status}"
             assert latency < DOWN_LATENCY
-            principal = await asyncio.to_thread(a.auth.validate_token_sync, fresh[1])
+            principal = await asyncio.to_thread(a.auth.sync.validate_token, fresh[1])
             assert principal.subject == f"user{round_}-1"
 
 

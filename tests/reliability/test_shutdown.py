@@ -130,7 +130,7 @@ def test_close_with_a_hung_hook_is_bounded(tmp_path: Path, release: threading.Ev
     Bounded outcome: ``close()`` returns in < 1 + ``MARGIN`` s."""
     auth = AuthHooks(store_url="memory://", state_dir=tmp_path, shutdown_timeout_seconds=BUDGET)
     auth.add_hook("login.post", lambda: release.wait(30), background=True, timeout=30)
-    auth.fire_sync("login.post", subject="alice")
+    auth.sync.fire("login.post", subject="alice")
     time.sleep(0.1)
     started = time.perf_counter()
     auth.close()

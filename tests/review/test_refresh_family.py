@@ -34,9 +34,9 @@ async def test_reuse_revokes_long_lived_access_tokens_until_they_expire(tmp_path
     principal = await auth.validate_token(pair.access_token)
     assert principal.expires_at is not None and principal.expires_at - time.time() > 7000
     assert pair.refresh_token is not None
-    await auth.refresh(pair.refresh_token)
+    await auth.refresh_token(pair.refresh_token)
     with pytest.raises(InvalidGrant):
-        await auth.refresh(pair.refresh_token)  # reuse: the whole family is revoked
+        await auth.refresh_token(pair.refresh_token)  # reuse: the whole family is revoked
     with pytest.raises(RevokedToken):
         await auth.validate_token(pair.access_token)
     remaining = await auth.store.ttl(f"revoked:{principal.jti}")

@@ -25,15 +25,15 @@ def test_inactive_without_sdk_then_active_once_one_is_installed(
         pytest.skip("a global tracer provider is already installed in this process")
     assert observer.active is False
     assert auth._runtime.watching() == ()
-    token = auth.issue_token_sync("alice").token
-    auth.validate_token_sync(token)
+    token = auth.sync.issue_token("alice").token
+    auth.sync.validate_token(token)
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
     assert observer.active is True
-    auth.validate_token_sync(token)  # a cache hit, but now observed: a span is recorded
+    auth.sync.validate_token(token)  # a cache hit, but now observed: a span is recorded
     assert [s.name for s in exporter.get_finished_spans()] == ["authhooks.validate_token"]
 
 

@@ -8,10 +8,11 @@ from types import MappingProxyType
 from authhooks import AuthHooks
 from authhooks.config import Settings
 from authhooks.events import Principal
-from authhooks.flows.effects import StoreCall
-from authhooks.flows.tokens import validate_token_gen
+from authhooks.flows.effects import Effect, StoreCall
+from authhooks.flows.validate_token import validate_token
 from authhooks.stores.base import MessageHandler, StatusHandler
 from authhooks.stores.memory import MemoryStore
+from authhooks.testing import FlowStepper
 from authhooks.tokens import ValidatedTokenCache
 from authhooks.tokens.service import REVOCATION_CHANNEL, TokenService
 
@@ -118,21 +119,20 @@ def test_validation_does_not_cache_a_token_revoked_during_its_lookup(tmp_path: P
     """Stepping the sans-IO flow by hand: the revocation message arrives between the store's "not revoked"
     answer and the cache write; the token must not be served from the cache afterwards."""
     auth = AuthHooks(store_url="memory://", state_dir=tmp_path, telemetry=False)
-    token = auth.issue_token_sync("alice").token
-    jti = auth.validate_token_sync(token).jti
+    token = auth.sync.issue_token("alice").token
+    jti = auth.sync.validate_token(token).jti
     assert jti is not None
     auth.tokens.cache.clear()
-    gen = validate_token_gen(auth, token)
-    effect = next(gen)
-    result = None
-    while result is None:
-        assert isinstance(effect, StoreCall) and effect.op == "get"
-        # The store answered "not revoked"; the revocation is heard before the flow resumes with that answer.
-        auth.tokens.cache.drop_jti(jti)
-        try:
-            effect = gen.send(None)
-        except StopIteration as done:
-            result = done.value
-    assert result.subject == "alice"
+    stepper = FlowStepper(validate_token(auth.deps, token))
+
+    def answer(effect: Effect) -> None:
+        if isinstance(effect, StoreCall) and effect.op == "get":
+            # The store answered "not revoked"; the revocation is heard before the flow resumes with that answer.
+            auth.tokens.cache.drop_jti(jti)
+            return None
+        return stepper.default(effect)  # type: ignore[no-any-return]
+
+    assert stepper.run(answer).subject == "alice"
+    assert [e.op for e in stepper.effects if isinstance(e, StoreCall)] == ["get"]  # a token outside any login
     assert auth.tokens.cache.get(token) is None
     auth.close()

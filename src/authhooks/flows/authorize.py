@@ -12,16 +12,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from authhooks.errors import HookError, InsufficientScope
-from authhooks.events import Principal
-from authhooks.flows.effects import Note, RunHooks
+from authhooks.events import Flow
+from authhooks.flows.effects import FlowGen, Note, RunHooks, flow
 from authhooks.flows.login import failure_reason
 from authhooks.hooks.points import CATALOGUE
+from authhooks.records import Principal
 
-__all__ = ["authorize_gen", "required_tuple"]
+__all__ = ["authorize", "required_tuple"]
 
 _PRE, _POST, _FAILED = CATALOGUE["authorize.pre"], CATALOGUE["authorize.post"], CATALOGUE["authorize.failed"]
 
@@ -51,9 +52,8 @@ def _holds(principal: Principal, permission: str) -> bool:
     return isinstance(held, (list, tuple)) and permission in held
 
 
-def authorize_gen(
-    principal: Principal, required_scopes: tuple[str, ...], permission: str | None
-) -> Generator[Any, Any, Principal]:
+@flow(Flow.AUTHORIZE)
+def authorize(principal: Principal, required_scopes: tuple[str, ...], permission: str | None) -> FlowGen[Principal]:
     """The ``authorize`` flow; see the module docstring. Returns ``principal`` when access is granted.
 
     Raises:

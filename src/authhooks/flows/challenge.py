@@ -1,5 +1,5 @@
-"""Challenge-response (sans-IO): the ``challenge`` flow, the ``verify_signature`` flow, and the check both the
-login and the reauthentication providers run.
+"""Challenge-response (sans-IO): the ``challenge`` flow, and the check both the login and the reauthentication
+providers run (:func:`challenge_response`, which verifies through the ``verify_signature`` flow).
 
 A challenge is a one-time message for one subject, in the spirit of Sign-In with Ethereum (EIP-4361) and
 Evrmore Authentication's challenge text::
@@ -32,27 +32,28 @@ import json
 import math
 import re
 import secrets
-import time
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
 from authhooks.errors import HookError, InvalidCredentials, InvalidRequest, StoreError
-from authhooks.events import Outcome
-from authhooks.flows.effects import Note, RunHooks, StoreCall, SubFlow
+from authhooks.events import Flow
+from authhooks.flows.deps import FlowDeps
+from authhooks.flows.effects import FlowGen, Note, RunHooks, StoreCall, SubFlow, flow
+from authhooks.flows.verify_signature import verify_signature
 from authhooks.hooks.points import CATALOGUE
+from authhooks.verifiers.base import Verifier
 
 __all__ = [
     "EXPIRED_GRACE_SECONDS",
     "MAX_EXPIRE_MINUTES",
     "Challenge",
-    "challenge_gen",
+    "challenge",
     "challenge_message",
-    "challenge_response_gen",
+    "challenge_response",
     "validate_subject",
-    "verify_signature_gen",
 ]
 
 MAX_EXPIRE_MINUTES = 1440.0
@@ -70,12 +71,6 @@ _DUMMY_MESSAGE = b"authhooks: no challenge to verify against"
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 _CH_PRE, _CH_POST = CATALOGUE["challenge.pre"], CATALOGUE["challenge.post"]
-_VS_PRE, _VS_POST = CATALOGUE["verify_signature.pre"], CATALOGUE["verify_signature.post"]
-
-
-def _now() -> float:
-    """The clock of the identity flows (tests replace it)."""
-    return time.time()
 
 
 def _iso(ts: float) -> str:
@@ -189,9 +184,10 @@ def _metadata(value: object, error: type[Exception]) -> dict[str, Any]:
     return dict(value)
 
 
-def challenge_gen(
-    auth: Any, subject: str, expire_minutes: float | None, metadata: Mapping[str, Any] | None
-) -> Generator[Any, Any, Challenge]:
+@flow(Flow.CHALLENGE)
+def challenge(
+    deps: FlowDeps, subject: str, expire_minutes: float | None, metadata: Mapping[str, Any] | None
+) -> FlowGen[Challenge]:
     """The ``challenge`` flow: validate, run ``challenge.pre``, store the challenge, run ``challenge.post``.
 
     Raises:
@@ -202,7 +198,7 @@ def challenge_gen(
     subject = validate_subject(subject)
     yield Note(subject=subject)
     if expire_minutes is None:
-        expire_minutes = auth.settings.challenge_ttl_seconds / 60.0
+        expire_minutes = deps.settings.challenge_ttl_seconds / 60.0
     elif _minutes(expire_minutes) is None:
         raise InvalidRequest("expire_minutes must be a number in (0, 1440].", reason="invalid_expiry")
     values: dict[str, Any] = {
@@ -219,40 +215,16 @@ def challenge_gen(
     if minutes is None:
         raise HookError(f"a challenge.pre hook set expire_minutes to {values['expire_minutes']!r}; expected (0, 1440]")
     meta = _metadata(values["metadata"], HookError)
-    issued_at = _now()
+    issued_at = deps.now()
     expires_at = issued_at + minutes * 60.0
     nonce = secrets.token_urlsafe(24)
-    message = challenge_message(auth.settings.service_name, subject, nonce, issued_at, expires_at)
-    challenge = Challenge(subject, nonce, issued_at, expires_at, message, MappingProxyType(meta))
-    stored = yield StoreCall("add", (_key(nonce), challenge.to_bytes(), minutes * 60.0 + EXPIRED_GRACE_SECONDS))
+    message = challenge_message(deps.settings.service_name, subject, nonce, issued_at, expires_at)
+    issued = Challenge(subject, nonce, issued_at, expires_at, message, MappingProxyType(meta))
+    stored = yield StoreCall("add", (_key(nonce), issued.to_bytes(), minutes * 60.0 + EXPIRED_GRACE_SECONDS))
     if not stored:  # 192 random bits collided: the random source is broken, not the client
         raise StoreError("a fresh challenge nonce already exists in the store")
-    yield RunHooks(_CH_POST, {"subject": subject, "challenge": challenge, "expires_at": expires_at})
-    return challenge
-
-
-def verify_signature_gen(
-    auth: Any, subject: str, message: str | bytes, signature: str, scheme: str
-) -> Generator[Any, Any, bool]:
-    """The ``verify_signature`` flow: ``verify_signature.pre`` (may change any input, or deny), the scheme's
-    verifier, then ``verify_signature.post`` with ``valid``. Returns whether the signature is valid.
-
-    Raises:
-        InvalidRequest: (``unsupported_scheme``) no verifier for the scheme.
-        Deny: a ``verify_signature.pre`` hook denied.
-    """
-    values: dict[str, Any] = {"subject": subject, "message": message, "signature": signature, "scheme": scheme}
-    yield RunHooks(_VS_PRE, values)
-    verifier = auth.verifiers.get(values["scheme"])
-    msg = values["message"]
-    data = msg.encode("utf-8") if isinstance(msg, str) else bytes(msg)
-    sig = values["signature"]
-    valid = isinstance(sig, str) and bool(verifier.verify(values["subject"], data, sig))
-    post = {"subject": values["subject"], "message": msg, "scheme": values["scheme"], "valid": valid}
-    yield RunHooks(_VS_POST, post)
-    if not valid:
-        yield Note(outcome=Outcome.FAILURE, reason="bad_signature")
-    return valid
+    yield RunHooks(_CH_POST, {"subject": subject, "challenge": issued, "expires_at": expires_at})
+    return issued
 
 
 def _parse(challenge: str) -> tuple[str | None, str | None]:
@@ -270,9 +242,7 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
-def challenge_response_gen(
-    auth: Any, subject: str, credentials: Mapping[str, Any], scheme: str
-) -> Generator[Any, Any, str]:
+def challenge_response(deps: FlowDeps, subject: str, credentials: Mapping[str, Any], scheme: str) -> FlowGen[str]:
     """Check an answer to a challenge; return the subject in the scheme's canonical form.
 
     ``credentials`` holds ``challenge`` (the nonce, or the exact message) and ``signature`` (text, as the
@@ -295,7 +265,7 @@ def challenge_response_gen(
         InvalidRequest: unsupported scheme, malformed subject, or missing ``challenge``/``signature``.
         InvalidCredentials: as above.
     """
-    verifier = auth.verifiers.get(scheme)
+    verifier = deps.verifiers.get(scheme)
     subject = verifier.normalize_subject(subject)
     challenge, signature = credentials.get("challenge"), credentials.get("signature")
     if not isinstance(challenge, str) or not isinstance(signature, str) or not challenge or not signature:
@@ -311,20 +281,20 @@ def challenge_response_gen(
         reason = "challenge_tampered"
     elif not _same(_canonical(verifier, record.subject), subject):
         reason = "challenge_subject_mismatch"
-    elif _now() > record.expires_at:
+    elif deps.now() > record.expires_at:
         reason = "challenge_expired"
     if reason is not None or record is None:
         verifier.verify(subject, _DUMMY_MESSAGE, signature)  # same work as a real check (see docstring)
         yield Note(reason=reason)
         raise InvalidCredentials(reason=reason)
-    valid = yield SubFlow("verify_signature", verify_signature_gen(auth, subject, record.message, signature, scheme))
+    valid = yield SubFlow(verify_signature(deps, subject, record.message, signature, scheme))
     if not valid:
         yield Note(reason="bad_signature")
         raise InvalidCredentials(reason="bad_signature")
     return subject
 
 
-def _canonical(verifier: Any, subject: str) -> str:
+def _canonical(verifier: Verifier, subject: str) -> str:
     try:
         canonical: str = verifier.normalize_subject(subject)
     except InvalidRequest:

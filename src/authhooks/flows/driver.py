@@ -2,7 +2,16 @@
 
 Both wrap every flow in the same seam: observers hear ``flow_started`` and ``flow_ended`` (telemetry opens and
 closes the flow's span there), the flow's outcome is derived the same way, and every hook run is reported by
-the dispatcher. Outcomes: a flow that returns is ``success`` unless it noted otherwise; a ``Deny`` is
+the dispatcher.
+
+The drivers are the only place that decides nothing needs to run: a :class:`~authhooks.flows.effects.RunHooks`
+at a point without hooks is skipped, a :class:`~authhooks.flows.effects.Note` without a watching observer is
+dropped, and a :class:`~authhooks.flows.effects.FlowCall` that has a shortcut is answered by it when its flow has
+no hook at any of its points (as the catalogue and declared points assign points to flows) and, for a top-level
+flow, no active observer either (:meth:`Runtime.idle`): a nested flow without hooks is folded into its parent,
+whose run the observers see.
+
+Outcomes: a flow that returns is ``success`` unless it noted otherwise; a ``Deny`` is
 ``short_circuit`` (and a fault if it is a :class:`~authhooks.errors.HookFailed`); any other ``AuthError`` is
 ``failure`` (a rejection, not a fault); anything else is a fault.
 """
@@ -11,18 +20,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from authhooks.errors import AuthError, Deny, HookFailed
-from authhooks.events import Outcome
-from authhooks.flows.effects import Call, Note, RunHooks, StoreCall, SubFlow
+from authhooks.events import Flow, Outcome
+from authhooks.flows.effects import Call, FlowCall, Note, RunHooks, StoreCall, SubFlow
 from authhooks.hooks.background import BackgroundQueue
 from authhooks.hooks.context import HookContext
 from authhooks.hooks.dispatch import dispatch_async, dispatch_sync
 from authhooks.hooks.observer import FlowRun, Observer
 from authhooks.hooks.registry import Registry
+from authhooks.stores.base import Store
 
 __all__ = ["Runtime", "run_async", "run_sync"]
 
@@ -38,12 +48,30 @@ class Runtime:
     registry: Registry
     observers: tuple[Observer, ...]
     background: BackgroundQueue
-    store_factory: Any
-    _store: Any = None
+    store_factory: Callable[[], Store]
+    _store: Store | None = None
     _conditional: bool = False
+    _busy_flows: frozenset[str] = frozenset()
+    _busy_version: int = -1
 
     def __post_init__(self) -> None:
         self.set_observers(self.observers)
+
+    def hooked(self, flow: Flow | str) -> bool:
+        """True when any hook is registered at any point of ``flow``.
+
+        Which points belong to a flow comes from each point's ``flow`` (the catalogue's rows and application
+        points declared under the flow's name), never from a list kept by hand; recomputed when hooks change.
+        """
+        registry = self.registry
+        if registry.version != self._busy_version:
+            self._busy_flows = frozenset(h.point.flow for h in registry.all())
+            self._busy_version = registry.version
+        return str(flow) in self._busy_flows
+
+    def idle(self, flow: Flow | str) -> bool:
+        """True when nothing would see a run of ``flow``: no hook at any of its points, no active observer."""
+        return not self.hooked(flow) and not self.watching()
 
     def set_observers(self, observers: tuple[Observer, ...]) -> None:
         """Replace the observers (and note whether any of them can be inactive)."""
@@ -58,10 +86,12 @@ class Runtime:
         return observers
 
     @property
-    def store(self) -> Any:
-        if self._store is None:
-            self._store = self.store_factory()
-        return self._store
+    def store(self) -> Store:
+        """The store, opened on first use."""
+        store = self._store
+        if store is None:
+            store = self._store = self.store_factory()
+        return store
 
 
 def _start(rt: Runtime, flow: str, ctx: HookContext, parent: FlowRun | None) -> FlowRun | None:
@@ -110,9 +140,24 @@ def _note(run: FlowRun | None, eff: Note) -> None:
         run.subject = eff.subject
 
 
-def run_sync(rt: Runtime, flow: str, gen: Generator[Any, Any, T], ctx: HookContext, parent: FlowRun | None = None) -> T:
-    """Drive ``gen`` to completion with blocking I/O; return its result or raise what it raised."""
-    run = _start(rt, flow, ctx, parent)
+def _shortcut(rt: Runtime, call: FlowCall[T], nested: bool) -> T | None:
+    """The flow's result without running it, when it has a shortcut that answers and nothing would see the run
+    (see the module docstring); else ``None``."""
+    if call.shortcut is None or (rt.hooked(call.flow) if nested else not rt.idle(call.flow)):
+        return None
+    result = call.shortcut()
+    if result is not None:
+        call.gen.close()
+    return result
+
+
+def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun | None = None) -> T:
+    """Drive ``call`` to completion with blocking I/O; return its result or raise what it raised."""
+    quick = _shortcut(rt, call, parent is not None)
+    if quick is not None:
+        return quick
+    gen = call.gen
+    run = _start(rt, str(call.flow), ctx, parent)
     send: Any = None
     throw: BaseException | None = None
     failure: BaseException | None = None
@@ -138,7 +183,7 @@ def run_sync(rt: Runtime, flow: str, gen: Generator[Any, Any, T], ctx: HookConte
                 elif type(eff) is Call:
                     send = eff.sync(*eff.args)
                 elif type(eff) is SubFlow:
-                    send = run_sync(rt, eff.flow, eff.gen, ctx, run)
+                    send = run_sync(rt, eff.call, ctx, run)
                 else:
                     raise TypeError(f"a flow yielded {eff!r}, which is not an effect")
             except BaseException as exc:
@@ -151,11 +196,13 @@ def run_sync(rt: Runtime, flow: str, gen: Generator[Any, Any, T], ctx: HookConte
             _end(rt, run, failure)
 
 
-async def run_async(
-    rt: Runtime, flow: str, gen: Generator[Any, Any, T], ctx: HookContext, parent: FlowRun | None = None
-) -> T:
-    """Drive ``gen`` to completion with async I/O; return its result or raise what it raised."""
-    run = _start(rt, flow, ctx, parent)
+async def run_async(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun | None = None) -> T:
+    """Drive ``call`` to completion with async I/O; return its result or raise what it raised."""
+    quick = _shortcut(rt, call, parent is not None)
+    if quick is not None:
+        return quick
+    gen = call.gen
+    run = _start(rt, str(call.flow), ctx, parent)
     send: Any = None
     throw: BaseException | None = None
     failure: BaseException | None = None
@@ -181,7 +228,7 @@ async def run_async(
                 elif type(eff) is Call:
                     send = await eff.async_(*eff.args)
                 elif type(eff) is SubFlow:
-                    send = await run_async(rt, eff.flow, eff.gen, ctx, run)
+                    send = await run_async(rt, eff.call, ctx, run)
                 else:
                     raise TypeError(f"a flow yielded {eff!r}, which is not an effect")
             except BaseException as exc:

@@ -6,10 +6,10 @@ Stages, in order (product.md §4):
 2. ``login.provide`` (first-result-wins chain, FlaskBB's ``authenticate``): a provider returns a
    :class:`~authhooks.events.Principal` or a subject string to accept the login, ``False`` to refuse it,
    ``None`` to pass; ``StopAuthentication(reason)`` ends it. When no provider answers, the built-in
-   challenge-response provider runs last (:func:`~authhooks.flows.challenge.challenge_response_gen`).
+   challenge-response provider runs last (:func:`~authhooks.flows.challenge.challenge_response`).
 3. ``login.verified`` (decision, FlaskBB's ``post_authenticate``): the identity is known, no token yet; may add
    ``claims`` or ``scopes``, or deny (a second factor).
-4. tokens are issued (:func:`~authhooks.flows.tokens.issue_tokens_gen`), with an ``auth_time`` claim;
+4. tokens are issued (:func:`~authhooks.flows.issue_token.issue_token_pair`), with an ``auth_time`` claim;
 5. ``login.post`` (notification) with the :class:`~authhooks.events.TokenPair`.
 
 Any failure fires ``login.failed`` with ``subject``, a low-cardinality ``reason``, the ``error`` (the exception
@@ -20,19 +20,20 @@ the ``request`` context parameter.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from authhooks.errors import AuthError, HookError, InvalidCredentials, InvalidRequest
-from authhooks.events import Principal, TokenPair
-from authhooks.flows import challenge as _challenge
-from authhooks.flows.challenge import challenge_response_gen, validate_subject
-from authhooks.flows.effects import Note, RunHooks
-from authhooks.flows.tokens import issue_tokens_gen
+from authhooks.events import Flow
+from authhooks.flows.challenge import challenge_response, validate_subject
+from authhooks.flows.deps import FlowDeps
+from authhooks.flows.effects import FlowGen, Note, RunHooks, flow
+from authhooks.flows.issue_token import issue_token_pair
 from authhooks.hooks.points import CATALOGUE, HookPoint
+from authhooks.records import Principal, TokenPair
 
-__all__ = ["failure_reason", "login_gen", "provided_principal", "scope_set"]
+__all__ = ["failure_reason", "login", "provided_principal", "scope_set"]
 
 _PRE, _PROVIDE, _VERIFIED = CATALOGUE["login.pre"], CATALOGUE["login.provide"], CATALOGUE["login.verified"]
 _POST, _FAILED = CATALOGUE["login.post"], CATALOGUE["login.failed"]
@@ -77,13 +78,14 @@ def provided_principal(result: object, point: HookPoint) -> Principal:
     raise HookError(f"a {point.name} hook returned {type(result).__name__}; expected a Principal, a subject or False")
 
 
-def login_gen(auth: Any, subject: str, credentials: Mapping[str, Any], scheme: str) -> Generator[Any, Any, TokenPair]:
+@flow(Flow.LOGIN)
+def login(deps: FlowDeps, subject: str, credentials: Mapping[str, Any], scheme: str) -> FlowGen[TokenPair]:
     """The ``login`` flow; see the module docstring. Returns the issued :class:`TokenPair`.
 
     Raises:
         InvalidRequest: malformed subject, credentials or scheme.
         InvalidCredentials: the identity was not proven (``reason`` says why; see
-            :func:`~authhooks.flows.challenge.challenge_response_gen`).
+            :func:`~authhooks.flows.challenge.challenge_response`).
         Deny: a hook denied (``StopAuthentication`` included).
     """
     values: dict[str, Any] = {
@@ -104,13 +106,13 @@ def login_gen(auth: Any, subject: str, credentials: Mapping[str, Any], scheme: s
             raise HookError("a login.pre hook set credentials that are not a mapping or a scheme that is not text")
         provided = yield RunHooks(_PROVIDE, {"subject": subject, "credentials": creds, "scheme": scheme})
         if provided is None:
-            proven = yield from challenge_response_gen(auth, subject, creds, scheme)
+            proven = yield from challenge_response(deps, subject, creds, scheme)
             principal = Principal(subject=proven, attributes=MappingProxyType({"scheme": scheme}))
         else:
             principal = provided_principal(provided, _PROVIDE)
         yield Note(subject=principal.subject)
         claims = dict(principal.claims)
-        claims.setdefault("auth_time", int(_challenge._now()))
+        claims.setdefault("auth_time", int(deps.now()))
         verified: dict[str, Any] = {
             "subject": principal.subject,
             "principal": principal,
@@ -123,7 +125,7 @@ def login_gen(auth: Any, subject: str, credentials: Mapping[str, Any], scheme: s
         claims = dict(verified["claims"])
         scopes = scope_set(verified["scopes"], "login.verified")
         principal = dataclasses.replace(principal, claims=MappingProxyType(claims), scopes=scopes)
-        pair: TokenPair = yield from issue_tokens_gen(auth, principal.subject, claims, scopes)
+        pair: TokenPair = yield from issue_token_pair(deps, principal.subject, claims, scopes)
         yield RunHooks(_POST, {"subject": principal.subject, "principal": principal, "tokens": pair})
         return pair
     except Exception as exc:

@@ -31,19 +31,20 @@ token the subject holds stops working at once::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from authhooks.errors import AuthError, HookError, InvalidCredentials, InvalidRequest
-from authhooks.events import Principal
-from authhooks.flows import challenge as _challenge
-from authhooks.flows.challenge import challenge_response_gen
-from authhooks.flows.effects import Note, RunHooks, StoreCall
+from authhooks.events import Flow
+from authhooks.flows.challenge import challenge_response
+from authhooks.flows.deps import FlowDeps
+from authhooks.flows.effects import FlowGen, Note, RunHooks, StoreCall, flow
 from authhooks.flows.login import failure_reason
 from authhooks.hooks.points import CATALOGUE
+from authhooks.records import Principal
 
-__all__ = ["FAILURE_WINDOW_SECONDS", "failures_key", "reauthenticate_gen"]
+__all__ = ["FAILURE_WINDOW_SECONDS", "failures_key", "reauthenticate"]
 
 FAILURE_WINDOW_SECONDS = 900.0
 """The window of the reauthentication failure counter (a fixed window, from the first failure)."""
@@ -71,9 +72,10 @@ def _confirmed(result: object, principal: Principal) -> None:
     )
 
 
-def reauthenticate_gen(
-    auth: Any, principal: Principal, credentials: Mapping[str, Any], scheme: str | None
-) -> Generator[Any, Any, Principal]:
+@flow(Flow.REAUTHENTICATE)
+def reauthenticate(
+    deps: FlowDeps, principal: Principal, credentials: Mapping[str, Any], scheme: str | None
+) -> FlowGen[Principal]:
     """The ``reauthenticate`` flow; see the module docstring. Returns the fresh principal.
 
     Raises:
@@ -96,13 +98,13 @@ def reauthenticate_gen(
             raise HookError("a reauthenticate.pre hook set invalid credentials or scheme")
         provided = yield RunHooks(_PROVIDE, {"principal": principal, "credentials": creds, "scheme": scheme})
         if provided is None:
-            scheme = scheme or auth.verifiers.detect(principal.subject)
+            scheme = scheme or deps.verifiers.detect(principal.subject)
             if scheme is None:
                 raise InvalidRequest("The signature scheme is missing.", reason="unsupported_scheme")
-            yield from challenge_response_gen(auth, principal.subject, creds, scheme)
+            yield from challenge_response(deps, principal.subject, creds, scheme)
         else:
             _confirmed(provided, principal)
-        now = _challenge._now()
+        now = deps.now()
         attrs = {**principal.attributes, "fresh": True, "auth_time": now}
         fresh = dataclasses.replace(principal, attributes=MappingProxyType(attrs))
         yield StoreCall("delete", (failures_key(principal.subject),))

@@ -16,19 +16,20 @@ Login does not require registration; an application that wants it checks ``auth.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from authhooks.errors import HookError, InvalidRequest
-from authhooks.events import Principal
-from authhooks.flows import challenge as _challenge
+from authhooks.events import Flow
 from authhooks.flows.challenge import validate_subject
-from authhooks.flows.effects import Note, RunHooks, StoreCall
+from authhooks.flows.deps import FlowDeps
+from authhooks.flows.effects import FlowGen, Note, RunHooks, StoreCall, flow
 from authhooks.flows.login import failure_reason
 from authhooks.hooks.points import CATALOGUE
+from authhooks.records import Principal
 
-__all__ = ["register_gen", "registration_from_bytes", "registration_key"]
+__all__ = ["register", "registration_from_bytes", "registration_key"]
 
 _PRE, _POST, _FAILED = CATALOGUE["register.pre"], CATALOGUE["register.post"], CATALOGUE["register.failed"]
 _MAX_ATTRIBUTES_BYTES = 16384
@@ -59,9 +60,8 @@ def _principal(record: Mapping[str, Any]) -> Principal:
     return Principal(subject=record["s"], attributes=MappingProxyType(attrs))
 
 
-def register_gen(
-    auth: Any, subject: str, scheme: str, attributes: Mapping[str, Any] | None
-) -> Generator[Any, Any, Principal]:
+@flow(Flow.REGISTER)
+def register(deps: FlowDeps, subject: str, scheme: str, attributes: Mapping[str, Any] | None) -> FlowGen[Principal]:
     """The ``register`` flow; see the module docstring. Returns the registered principal, whose ``attributes``
     hold the registration attributes plus ``scheme`` and ``registered_at`` (Unix time).
 
@@ -73,7 +73,7 @@ def register_gen(
     values: dict[str, Any] = {"subject": subject, "scheme": scheme, "attributes": attributes}
     try:
         yield Note(subject=validate_subject(subject))
-        verifier = auth.verifiers.get(scheme)
+        verifier = deps.verifiers.get(scheme)
         values["subject"] = verifier.normalize_subject(subject)
         values["attributes"] = _attributes(attributes, InvalidRequest)
         yield RunHooks(_PRE, values)
@@ -82,7 +82,7 @@ def register_gen(
         except InvalidRequest:
             raise HookError("a register.pre hook set an invalid subject") from None
         attrs = _attributes(values["attributes"], HookError)
-        record = {"s": subject, "c": verifier.scheme, "t": _challenge._now(), "a": attrs}
+        record = {"s": subject, "c": verifier.scheme, "t": deps.now(), "a": attrs}
         key = registration_key(verifier.scheme, subject)
         added = yield StoreCall("add", (key, json.dumps(record, separators=(",", ":")).encode(), None))
         if not added:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from authhooks.events import Event, RequestInfo
+from authhooks.events import Event
 from authhooks.hooks.points import HookPoint
+from authhooks.records import RequestInfo
 
 __all__ = ["HookContext", "make_event"]
 

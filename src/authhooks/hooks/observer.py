@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from authhooks.events import Decision, Outcome, RequestInfo
+from authhooks.events import Decision, Outcome
+from authhooks.records import RequestInfo
 
 __all__ = ["FlowRun", "HookRecord", "Observer"]
 

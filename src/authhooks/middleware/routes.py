@@ -188,7 +188,7 @@ class AuthRoutes:
         f = await self._fields(scope, receive, self._refresh_fields)
         if f.get("grant_type", "refresh_token") != "refresh_token":
             raise UnsupportedGrantType()
-        pair = await self._api.refresh(f["refresh_token"], request=info)
+        pair = await self._api.refresh_token(f["refresh_token"], request=info)
         return json_response(200, pair.as_dict())
 
     async def _logout(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 from authhooks.records import Principal
 
@@ -39,11 +40,13 @@ class ValidatedTokenCache:
     Args:
         maxsize: the bound; ``0`` disables the cache (``get`` always misses, ``put`` does nothing).
         leeway: the clock-skew leeway of the validator, applied to ``exp`` and ``nbf`` the same way.
+        clock: the wall clock (Unix seconds) a hit is checked against.
     """
 
-    __slots__ = ("_by_jti", "_entries", "_epoch", "_leeway", "_lock", "_maxsize", "_suspended")
+    __slots__ = ("_by_jti", "_clock", "_entries", "_epoch", "_leeway", "_lock", "_maxsize", "_suspended")
 
-    def __init__(self, maxsize: int = 10000, *, leeway: float = 0.0) -> None:
+    def __init__(self, maxsize: int = 10000, *, leeway: float = 0.0, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         if maxsize < 0:
             raise ValueError("maxsize must be >= 0")
         self._maxsize = maxsize
@@ -75,13 +78,13 @@ class ValidatedTokenCache:
 
         Args:
             token: the token exactly as received.
-            now: the current Unix time (default ``time.time()``).
+            now: the current Unix time (default: the cache's clock).
         """
         entry = self._entries.get(token)
         if entry is None:
             return None
         if now is None:
-            now = time.time()
+            now = self._clock()
         if now < entry[1]:
             return entry[0] if now >= entry[2] else None
         self._discard(token)

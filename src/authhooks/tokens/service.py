@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from authhooks.config import Settings
@@ -49,13 +51,15 @@ class TokenService:
 
     Args:
         settings: where keys, issuer, audience, lifetimes and limits come from.
+        clock: the wall clock (Unix seconds) of the issuer, the claims checks and the cache.
 
     Raises:
         ConfigurationError: unreadable or weak keys, naming the variable.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.clock = clock
         signing, keyset, remote = keys_from_settings(settings, create_default=True)
         self.remote: RemoteKeySet | None = remote
         self.issuer: TokenIssuer | None = None
@@ -65,14 +69,15 @@ class TokenService:
                 issuer=settings.issuer,
                 audience=settings.audience,
                 access_ttl=settings.access_ttl_seconds,
+                clock=clock,
             )
         keys: list[Key] = list(keyset) if keyset is not None else []
         if signing is not None and signing.kid not in {k.kid for k in keys}:
             keys.insert(0, signing)
         self.keys = KeySet(keys)
-        self.policy = ClaimsPolicy.from_settings(settings)
+        self.policy = ClaimsPolicy.from_settings(settings, clock=clock)
         self.validator = TokenValidator(self.keys, self.policy, max_bytes=settings.max_token_bytes)
-        self.cache = ValidatedTokenCache(settings.token_cache_size, leeway=settings.leeway_seconds)
+        self.cache = ValidatedTokenCache(settings.token_cache_size, leeway=settings.leeway_seconds, clock=clock)
         self._subscribed = False
         self._lock = threading.Lock()
         self._union: tuple[KeySet | None, KeySet] = (None, self.keys)

@@ -1,0 +1,189 @@
+"""``auth.sync``: the blocking twin of every flow method of :class:`~authhooks.AuthHooks`.
+
+The same flows (the same generators, the same hooks, the same telemetry) run under the sync driver: for WSGI
+apps, scripts and threads. Sync hooks only: an async hook fails its run (its error policy applies). Each method
+is one line, the twin of the async method of the same name, whose docstring says the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from authhooks.errors import AuthError
+from authhooks.flows.authorize import authorize
+from authhooks.flows.challenge import Challenge, challenge
+from authhooks.flows.invalidate_token import invalidate_token
+from authhooks.flows.issue_token import issue_token, issue_tokens
+from authhooks.flows.login import login
+from authhooks.flows.reauthenticate import reauthenticate
+from authhooks.flows.refresh_token import refresh_token as refresh_token_flow
+from authhooks.flows.register import register, registration_from_bytes
+from authhooks.flows.validate_token import validate_token
+from authhooks.flows.verify_signature import verify_signature
+from authhooks.hooks.points import PointSpec
+from authhooks.records import Principal, RequestInfo, TokenPair
+from authhooks.tokens.introspection import introspection
+from authhooks.tokens.issuer import IssuedToken
+
+if TYPE_CHECKING:
+    from authhooks._auth import AuthHooks, FireResult
+
+__all__ = ["SyncAuthHooks"]
+
+
+class SyncAuthHooks:
+    """The blocking flow methods of one ``AuthHooks`` (``auth.sync``); see the async methods for each contract."""
+
+    __slots__ = ("_auth",)
+
+    def __init__(self, auth: AuthHooks) -> None:
+        self._auth = auth
+
+    def __repr__(self) -> str:
+        return f"<sync view of {self._auth!r}>"
+
+    def fire(self, point: PointSpec, *, request: RequestInfo | None = None, **inputs: Any) -> FireResult:
+        """Blocking :meth:`AuthHooks.fire`."""
+        return self._auth.run_flow_sync(self._auth._fire(point, inputs), request)
+
+    def generate_challenge(
+        self,
+        subject: str,
+        expire_minutes: float | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        request: RequestInfo | None = None,
+    ) -> Challenge:
+        """Blocking :meth:`AuthHooks.generate_challenge`."""
+        return self._auth.run_flow_sync(challenge(self._auth.deps, subject, expire_minutes, metadata), request)
+
+    def verify_signature(
+        self,
+        subject: str,
+        message: str | bytes,
+        signature: str,
+        *,
+        scheme: str = "ed25519",
+        request: RequestInfo | None = None,
+    ) -> bool:
+        """Blocking :meth:`AuthHooks.verify_signature`."""
+        return self._auth.run_flow_sync(verify_signature(self._auth.deps, subject, message, signature, scheme), request)
+
+    def login(
+        self,
+        subject: str,
+        credentials: Mapping[str, Any],
+        *,
+        scheme: str = "ed25519",
+        request: RequestInfo | None = None,
+    ) -> TokenPair:
+        """Blocking :meth:`AuthHooks.login`."""
+        return self._auth.run_flow_sync(login(self._auth.deps, subject, credentials, scheme), request)
+
+    def authenticate(
+        self,
+        subject: str,
+        challenge: str,
+        signature: str,
+        *,
+        scheme: str = "ed25519",
+        request: RequestInfo | None = None,
+    ) -> TokenPair:
+        """Blocking :meth:`AuthHooks.authenticate`."""
+        credentials = {"challenge": challenge, "signature": signature}
+        return self._auth.run_flow_sync(login(self._auth.deps, subject, credentials, scheme), request)
+
+    def reauthenticate(
+        self,
+        principal: Principal,
+        credentials: Mapping[str, Any],
+        *,
+        scheme: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> Principal:
+        """Blocking :meth:`AuthHooks.reauthenticate`."""
+        return self._auth.run_flow_sync(reauthenticate(self._auth.deps, principal, credentials, scheme), request)
+
+    def authorize(
+        self,
+        principal: Principal,
+        required_scopes: str | Iterable[str] = (),
+        *,
+        permission: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> Principal:
+        """Blocking :meth:`AuthHooks.authorize`."""
+        from authhooks._auth import _required
+
+        return self._auth.run_flow_sync(authorize(principal, _required(required_scopes), permission), request)
+
+    def register(
+        self,
+        subject: str,
+        *,
+        scheme: str = "ed25519",
+        attributes: Mapping[str, Any] | None = None,
+        request: RequestInfo | None = None,
+    ) -> Principal:
+        """Blocking :meth:`AuthHooks.register`."""
+        return self._auth.run_flow_sync(register(self._auth.deps, subject, scheme, attributes), request)
+
+    def get_registration(self, subject: str, *, scheme: str = "ed25519") -> Principal | None:
+        """Blocking :meth:`AuthHooks.get_registration`."""
+        return registration_from_bytes(self._auth.store.sync.get(self._auth.registration_key(subject, scheme)))
+
+    def issue_token(
+        self,
+        subject: str,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        token_type: str = "access",
+        ttl_seconds: int | None = None,
+        request: RequestInfo | None = None,
+    ) -> IssuedToken:
+        """Blocking :meth:`AuthHooks.issue_token`."""
+        return self._auth.run_flow_sync(issue_token(self._auth.deps, subject, claims, token_type, ttl_seconds), request)
+
+    def issue_tokens(
+        self,
+        subject: str,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        scopes: Iterable[str] = (),
+        request: RequestInfo | None = None,
+    ) -> TokenPair:
+        """Blocking :meth:`AuthHooks.issue_tokens`."""
+        return self._auth.run_flow_sync(issue_tokens(self._auth.deps, subject, claims, scopes), request)
+
+    def validate_token(self, token: str, *, request: RequestInfo | None = None) -> Principal:
+        """Blocking :meth:`AuthHooks.validate_token`."""
+        return self._auth.run_flow_sync(validate_token(self._auth.deps, token), request)
+
+    def refresh_token(self, refresh_token: str, *, request: RequestInfo | None = None) -> TokenPair:
+        """Blocking :meth:`AuthHooks.refresh_token`."""
+        return self._auth.run_flow_sync(refresh_token_flow(self._auth.deps, refresh_token), request)
+
+    def refresh(self, refresh_token: str, *, request: RequestInfo | None = None) -> TokenPair:
+        """Deprecated name of :meth:`refresh_token`; kept for one release."""
+        import warnings
+
+        warnings.warn("auth.sync.refresh is deprecated: use refresh_token", DeprecationWarning, stacklevel=2)
+        return self.refresh_token(refresh_token, request=request)
+
+    def invalidate_token(self, token: str, *, request: RequestInfo | None = None) -> bool:
+        """Blocking :meth:`AuthHooks.invalidate_token`."""
+        return self._auth.run_flow_sync(invalidate_token(self._auth.deps, token), request)
+
+    def introspect(self, token: str, *, request: RequestInfo | None = None) -> dict[str, Any]:
+        """Blocking :meth:`AuthHooks.introspect`."""
+        try:
+            return introspection(self.validate_token(token, request=request))
+        except AuthError:
+            return {"active": False}
+
+    def prepare(self) -> None:
+        """Blocking :meth:`AuthHooks.prepare`."""
+        tokens = self._auth.tokens
+        if tokens.remote is not None:
+            tokens.remote.get_sync(None)

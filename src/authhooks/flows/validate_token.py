@@ -1,0 +1,77 @@
+"""The ``validate_token`` flow (sans-IO): is this access token good, and whose is it?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authhooks.errors import AuthError, HookError, KeySetUnavailableError, MalformedToken, StoreError
+from authhooks.events import Flow
+from authhooks.flows.deps import FlowDeps
+from authhooks.flows.effects import Call, FlowCall, FlowGen, Note, RunHooks, SubFlow
+from authhooks.flows.revocation import check_revocation, fault_reason
+from authhooks.flows.verify_signature import verify_jws
+from authhooks.hooks.points import CATALOGUE
+from authhooks.records import Principal
+from authhooks.tokens.jws import parse_header, split_compact
+
+__all__ = ["validate_token", "verify_token"]
+
+_PRE, _POST, _FAILED = (CATALOGUE[f"validate_token.{s}"] for s in ("pre", "post", "failed"))
+
+
+def verify_token(deps: FlowDeps, token: str) -> FlowGen[Principal]:
+    """Signature and claims through the ``verify_signature`` flow, fetching the issuer's keys first when they are
+    remote (one :class:`~authhooks.flows.effects.Call`; answered from cache unless it is a cold start)."""
+    svc = deps.tokens
+    keys = svc.keys
+    if svc.remote is not None:
+        kid = parse_header(split_compact(token, deps.settings.max_token_bytes)[0]).kid
+        remote = yield Call(svc.remote.get_sync, svc.remote.get, (kid,))
+        keys = svc.keyset_with(remote)
+    principal: Principal = yield SubFlow(verify_jws(deps, token, keys))
+    return principal
+
+
+def _validate(deps: FlowDeps, token: str) -> FlowGen[Principal]:
+    svc = deps.tokens
+    try:
+        values: dict[str, Any] = {"token": token}
+        yield RunHooks(_PRE, values)
+        token = values["token"]
+        if type(token) is not str:
+            raise MalformedToken()
+        principal = svc.cache.get(token)
+        if principal is None:
+            principal = yield from verify_token(deps, token)
+            epoch = svc.cache.epoch
+            yield from check_revocation(deps, principal)
+            svc.cache.put(token, principal, epoch)
+        yield Note(subject=principal.subject)
+        values = {"token": token, "principal": principal, "claims": principal.claims}
+        yield RunHooks(_POST, values)
+        result = values["principal"]
+        if not isinstance(result, Principal):
+            raise HookError("validate_token.post: 'principal' must stay a Principal")
+        return result
+    except (AuthError, StoreError, KeySetUnavailableError) as exc:
+        yield RunHooks(_FAILED, {"reason": fault_reason(exc), "error": exc})
+        raise
+
+
+def validate_token(deps: FlowDeps, token: str) -> FlowCall[Principal]:
+    """Validate an access token: ``pre`` (replace or deny), the validated-token cache or a full check plus the
+    revocation lookup, ``post`` (enrich or deny); any refusal fires ``failed`` with its reason and is re-raised.
+
+    When the flow is idle (no hook at any ``validate_token`` point, nobody observing), the driver answers a
+    repeated token from the validated-token cache without running the generator.
+
+    Raises:
+        InvalidToken: a subclass naming the reason (``token_revoked`` for an invalidated ``jti`` or login).
+        Deny: a hook denied.
+        StoreUnavailableError: the revocation check could not be made and ``store_failure`` is ``closed``.
+        KeySetUnavailableError: no usable key (remote key set down, nothing cached).
+    """
+    cache = deps.tokens.cache
+    return FlowCall(
+        Flow.VALIDATE_TOKEN, _validate(deps, token), lambda: cache.get(token) if type(token) is str else None
+    )
