@@ -24,7 +24,7 @@ from authhooks.errors import AuthError, HookError
 from authhooks.flows.authorize import authorize, required_tuple
 from authhooks.flows.challenge import Challenge, challenge, validate_subject
 from authhooks.flows.deps import Clock, FlowDeps
-from authhooks.flows.driver import Runtime, run_async, run_sync
+from authhooks.flows.driver import Runtime, run_async, run_sync, shortcut
 from authhooks.flows.effects import FlowCall, FlowGen, RunHooks
 from authhooks.flows.invalidate_token import invalidate_token
 from authhooks.flows.issue_token import issue_token, issue_tokens
@@ -363,11 +363,17 @@ class AuthHooks:
         return self._context.with_request(request)
 
     def run_flow_sync(self, call: FlowCall[T], request: RequestInfo | None = None) -> T:
-        """Drive a flow with the sync driver."""
+        """Drive a flow with the sync driver (or answer it by its shortcut when nothing would see the run)."""
+        quick = shortcut(self._runtime, call)
+        if quick is not None:
+            return quick
         return run_sync(self._runtime, call, self.context(request))
 
     async def run_flow(self, call: FlowCall[T], request: RequestInfo | None = None) -> T:
-        """Drive a flow with the async driver."""
+        """Drive a flow with the async driver (or answer it by its shortcut when nothing would see the run)."""
+        quick = shortcut(self._runtime, call)
+        if quick is not None:
+            return quick
         return await run_async(self._runtime, call, self.context(request))
 
     def _fire(self, spec: PointSpec, inputs: dict[str, Any]) -> FlowCall[FireResult]:
@@ -381,7 +387,7 @@ class AuthHooks:
             result = yield RunHooks(point, values)
             return FireResult(values, result)
 
-        return FlowCall(point.flow, fire(point, values))
+        return FlowCall(point.flow, fire, (point, values))
 
     async def fire(self, point: PointSpec, *, request: RequestInfo | None = None, **inputs: Any) -> FireResult:
         """Run the hooks of ``point`` (typically an application point) as a flow of its own.

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+import authhooks._auth
+import authhooks._sync
 from authhooks import AuthHooks, InvalidCredentials, InvalidGrant, InvalidRequest, InvalidToken
 from authhooks.events import Flow
 from authhooks.flows import validate_token as validate_module
-from authhooks.flows.effects import FlowCall, FlowGen, RunHooks
+from authhooks.flows.effects import FlowCall, FlowGen, RunHooks, flow
 from authhooks.hooks.points import CATALOGUE, HookPoint, PointKind
 from authhooks.records import Principal
 from authhooks.testing import HookRecorder
@@ -68,14 +70,16 @@ def extra_point(monkeypatch: pytest.MonkeyPatch) -> HookPoint:
         "validate_token.seen", Flow.VALIDATE_TOKEN.value, "seen", PointKind.NOTIFICATION, frozenset({"principal"})
     )
     monkeypatch.setitem(CATALOGUE, point.name, point)
-    original = validate_module._validate
+    original = validate_module.validate_token.__wrapped__  # type: ignore[attr-defined]
 
+    @flow(Flow.VALIDATE_TOKEN, shortcut=validate_module._cached)
     def with_extra_stage(deps: Any, token: str) -> FlowGen[Principal]:
         principal = yield from original(deps, token)
         yield RunHooks(point, {"principal": principal})
         return principal
 
-    monkeypatch.setattr(validate_module, "_validate", with_extra_stage)
+    monkeypatch.setattr(authhooks._auth, "validate_token", with_extra_stage)
+    monkeypatch.setattr(authhooks._sync, "validate_token", with_extra_stage)
     return point
 
 
@@ -96,7 +100,7 @@ async def test_an_idle_flow_answers_a_cached_token_without_running(tmp_path: Pat
     token = (await auth.issue_token("alice")).token
     await auth.validate_token(token)
     call: FlowCall[Principal] = validate_module.validate_token(auth.deps, token)
-    assert call.shortcut is not None and call.shortcut() is not None  # the driver's shortcut: a cache hit
+    assert call.quick() is not None  # the flow's shortcut: a cache hit
     assert auth._runtime.idle(Flow.VALIDATE_TOKEN)
     auth.add_hook("validate_token.post", lambda: None, inline=True)
     assert not auth._runtime.idle(Flow.VALIDATE_TOKEN)  # derived from the catalogue, not a list kept by hand

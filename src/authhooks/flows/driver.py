@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from authhooks.errors import AuthError, Deny, HookFailed
-from authhooks.events import Flow, Outcome
+from authhooks.events import Outcome
 from authhooks.flows.effects import Call, FlowCall, Note, RunHooks, StoreCall, SubFlow
 from authhooks.hooks.background import BackgroundQueue
 from authhooks.hooks.context import HookContext
@@ -34,7 +34,7 @@ from authhooks.hooks.observer import FlowRun, Observer
 from authhooks.hooks.registry import Registry
 from authhooks.stores.base import Store
 
-__all__ = ["Runtime", "run_async", "run_sync"]
+__all__ = ["Runtime", "run_async", "run_sync", "shortcut"]
 
 logger = logging.getLogger("authhooks.flows")
 
@@ -57,7 +57,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.set_observers(self.observers)
 
-    def hooked(self, flow: Flow | str) -> bool:
+    def hooked(self, flow: str) -> bool:
         """True when any hook is registered at any point of ``flow``.
 
         Which points belong to a flow comes from each point's ``flow`` (the catalogue's rows and application
@@ -67,9 +67,9 @@ class Runtime:
         if registry.version != self._busy_version:
             self._busy_flows = frozenset(h.point.flow for h in registry.all())
             self._busy_version = registry.version
-        return str(flow) in self._busy_flows
+        return flow in self._busy_flows
 
-    def idle(self, flow: Flow | str) -> bool:
+    def idle(self, flow: str) -> bool:
         """True when nothing would see a run of ``flow``: no hook at any of its points, no active observer."""
         return not self.hooked(flow) and not self.watching()
 
@@ -140,24 +140,25 @@ def _note(run: FlowRun | None, eff: Note) -> None:
         run.subject = eff.subject
 
 
-def _shortcut(rt: Runtime, call: FlowCall[T], nested: bool) -> T | None:
+def shortcut(rt: Runtime, call: FlowCall[T], nested: bool = False) -> T | None:
     """The flow's result without running it, when it has a shortcut that answers and nothing would see the run
-    (see the module docstring); else ``None``."""
-    if call.shortcut is None or (rt.hooked(call.flow) if nested else not rt.idle(call.flow)):
+    (see the module docstring); else ``None`` (then run it with :func:`run_sync` or :func:`run_async`).
+
+    Checked before a driver is entered, so a shortcut costs no coroutine, no generator and no hook context.
+    """
+    if call.shortcut is None:
         return None
-    result = call.shortcut()
-    if result is not None:
-        call.gen.close()
-    return result
+    if rt.registry.version != rt._busy_version:
+        rt.hooked(call.flow)  # refresh the flows that have hooks
+    if call.flow in rt._busy_flows or (not nested and rt.watching()):
+        return None
+    return call.quick()
 
 
 def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun | None = None) -> T:
     """Drive ``call`` to completion with blocking I/O; return its result or raise what it raised."""
-    quick = _shortcut(rt, call, parent is not None)
-    if quick is not None:
-        return quick
     gen = call.gen
-    run = _start(rt, str(call.flow), ctx, parent)
+    run = _start(rt, call.flow, ctx, parent)
     send: Any = None
     throw: BaseException | None = None
     failure: BaseException | None = None
@@ -183,7 +184,9 @@ def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun |
                 elif type(eff) is Call:
                     send = eff.sync(*eff.args)
                 elif type(eff) is SubFlow:
-                    send = run_sync(rt, eff.call, ctx, run)
+                    send = shortcut(rt, eff.call, True)
+                    if send is None:
+                        send = run_sync(rt, eff.call, ctx, run)
                 else:
                     raise TypeError(f"a flow yielded {eff!r}, which is not an effect")
             except BaseException as exc:
@@ -198,11 +201,8 @@ def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun |
 
 async def run_async(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun | None = None) -> T:
     """Drive ``call`` to completion with async I/O; return its result or raise what it raised."""
-    quick = _shortcut(rt, call, parent is not None)
-    if quick is not None:
-        return quick
     gen = call.gen
-    run = _start(rt, str(call.flow), ctx, parent)
+    run = _start(rt, call.flow, ctx, parent)
     send: Any = None
     throw: BaseException | None = None
     failure: BaseException | None = None
@@ -228,7 +228,9 @@ async def run_async(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: Fl
                 elif type(eff) is Call:
                     send = await eff.async_(*eff.args)
                 elif type(eff) is SubFlow:
-                    send = await run_async(rt, eff.call, ctx, run)
+                    send = shortcut(rt, eff.call, True)
+                    if send is None:
+                        send = await run_async(rt, eff.call, ctx, run)
                 else:
                     raise TypeError(f"a flow yielded {eff!r}, which is not an effect")
             except BaseException as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar, Union
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, Union, overload
 
 from authhooks.events import Flow, Outcome
 from authhooks.hooks.points import HookPoint
@@ -77,33 +77,80 @@ FlowGen = Generator[Effect, Any, T]
 
 class FlowCall(Generic[T]):
     """A flow ready to run: which :class:`~authhooks.events.Flow` it is (or, for an application point fired with
-    ``auth.fire``, the application's flow name) and its generator.
+    ``auth.fire``, the application's flow name), its generator function and the arguments to call it with.
 
-    ``shortcut`` (optional) computes the same result without the generator; the driver takes it, and closes the
-    generator unrun, when the flow is *idle* — no hook at any point of the flow and no active observer — and
-    the shortcut returns something other than ``None`` (a validated-token cache hit, a plain signature check).
+    The generator is made only when a driver runs the call: a call answered by its flow's shortcut never makes
+    one. Build calls with the functions :func:`flow` declares, not by hand.
+
+    Attributes:
+        flow: the flow's name (a plain ``str``, ``Flow.X.value``: it is looked up on every run).
+        shortcut: the flow's shortcut (see :func:`flow`), or ``None``.
     """
 
-    __slots__ = ("flow", "gen", "shortcut")
+    __slots__ = ("_args", "_fn", "_gen", "_kwargs", "flow", "shortcut")
 
-    def __init__(self, flow: Flow | str, gen: FlowGen[T], shortcut: Callable[[], T | None] | None = None) -> None:
+    def __init__(
+        self,
+        flow: str,
+        fn: Callable[..., FlowGen[T]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None = None,
+        shortcut: Callable[..., T | None] | None = None,
+    ) -> None:
         self.flow = flow
-        self.gen = gen
+        self._fn, self._args, self._kwargs = fn, args, kwargs
         self.shortcut = shortcut
+        self._gen: FlowGen[T] | None = None
+
+    @property
+    def gen(self) -> FlowGen[T]:
+        """The flow's generator (made on first use)."""
+        gen = self._gen
+        if gen is None:
+            gen = self._gen = self._fn(*self._args, **self._kwargs) if self._kwargs else self._fn(*self._args)
+        return gen
+
+    def quick(self) -> T | None:
+        """The flow's shortcut answer for these arguments (``None``: no shortcut, or it cannot answer)."""
+        answer = self.shortcut
+        if answer is None:
+            return None
+        return answer(*self._args, **self._kwargs) if self._kwargs else answer(*self._args)
 
     def __repr__(self) -> str:
         return f"FlowCall({self.flow})"
 
 
-def flow(name: Flow) -> Callable[[Callable[P, FlowGen[T]]], Callable[P, FlowCall[T]]]:
-    """Declare a generator function as the flow ``name``: calling it returns a :class:`FlowCall`."""
+class _Declare(Protocol):
+    def __call__(self, fn: Callable[P, FlowGen[T]], /) -> Callable[P, FlowCall[T]]: ...
 
-    def declare(fn: Callable[P, FlowGen[T]]) -> Callable[P, FlowCall[T]]:
+
+@overload
+def flow(name: Flow) -> _Declare: ...
+
+
+@overload
+def flow(
+    name: Flow, *, shortcut: Callable[P, T | None]
+) -> Callable[[Callable[P, FlowGen[T]]], Callable[P, FlowCall[T]]]: ...
+
+
+def flow(name: Flow, *, shortcut: Callable[..., Any] | None = None) -> Any:
+    """Declare a generator function as the flow ``name``: calling it returns a :class:`FlowCall`.
+
+    Args:
+        name: the flow.
+        shortcut: a function of the same arguments that computes the flow's result without running it, or
+            returns ``None`` when it cannot (a validated-token cache miss). A driver takes it only when nothing
+            would see the run: no hook at any point of the flow and, for a top-level flow, no active observer.
+    """
+    value = name.value
+
+    def declare(fn: Callable[P, FlowGen[T]], /) -> Callable[P, FlowCall[T]]:
         @functools.wraps(fn)
         def call(*args: P.args, **kwargs: P.kwargs) -> FlowCall[T]:
-            return FlowCall(name, fn(*args, **kwargs))
+            return FlowCall(value, fn, args, kwargs, shortcut)
 
-        call.flow = name  # type: ignore[attr-defined]
         return call
 
     return declare

@@ -7,7 +7,7 @@ from typing import Any
 from authhooks.errors import AuthError, HookError, KeySetUnavailableError, MalformedToken, StoreError
 from authhooks.events import Flow
 from authhooks.flows.deps import FlowDeps
-from authhooks.flows.effects import Call, FlowCall, FlowGen, Note, RunHooks, SubFlow
+from authhooks.flows.effects import Call, FlowGen, Note, RunHooks, SubFlow, flow
 from authhooks.flows.revocation import check_revocation, fault_reason
 from authhooks.flows.verify_signature import verify_jws
 from authhooks.hooks.points import CATALOGUE
@@ -32,7 +32,25 @@ def verify_token(deps: FlowDeps, token: str) -> FlowGen[Principal]:
     return principal
 
 
-def _validate(deps: FlowDeps, token: str) -> FlowGen[Principal]:
+def _cached(deps: FlowDeps, token: str) -> Principal | None:
+    """The shortcut: a validated-token cache hit."""
+    return deps.tokens.cache.get(token) if type(token) is str else None
+
+
+@flow(Flow.VALIDATE_TOKEN, shortcut=_cached)
+def validate_token(deps: FlowDeps, token: str) -> FlowGen[Principal]:
+    """Validate an access token: ``pre`` (replace or deny), the validated-token cache or a full check plus the
+    revocation lookup, ``post`` (enrich or deny); any refusal fires ``failed`` with its reason and is re-raised.
+
+    When nothing would see the run (no hook at any ``validate_token`` point, nobody observing), the driver answers
+    a repeated token from the validated-token cache without running the flow.
+
+    Raises:
+        InvalidToken: a subclass naming the reason (``token_revoked`` for an invalidated ``jti`` or login).
+        Deny: a hook denied.
+        StoreUnavailableError: the revocation check could not be made and ``store_failure`` is ``closed``.
+        KeySetUnavailableError: no usable key (remote key set down, nothing cached).
+    """
     svc = deps.tokens
     try:
         values: dict[str, Any] = {"token": token}
@@ -56,22 +74,3 @@ def _validate(deps: FlowDeps, token: str) -> FlowGen[Principal]:
     except (AuthError, StoreError, KeySetUnavailableError) as exc:
         yield RunHooks(_FAILED, {"reason": fault_reason(exc), "error": exc})
         raise
-
-
-def validate_token(deps: FlowDeps, token: str) -> FlowCall[Principal]:
-    """Validate an access token: ``pre`` (replace or deny), the validated-token cache or a full check plus the
-    revocation lookup, ``post`` (enrich or deny); any refusal fires ``failed`` with its reason and is re-raised.
-
-    When the flow is idle (no hook at any ``validate_token`` point, nobody observing), the driver answers a
-    repeated token from the validated-token cache without running the generator.
-
-    Raises:
-        InvalidToken: a subclass naming the reason (``token_revoked`` for an invalidated ``jti`` or login).
-        Deny: a hook denied.
-        StoreUnavailableError: the revocation check could not be made and ``store_failure`` is ``closed``.
-        KeySetUnavailableError: no usable key (remote key set down, nothing cached).
-    """
-    cache = deps.tokens.cache
-    return FlowCall(
-        Flow.VALIDATE_TOKEN, _validate(deps, token), lambda: cache.get(token) if type(token) is str else None
-    )

@@ -9,7 +9,7 @@ from typing import Any
 from authhooks.errors import HookError, InvalidToken
 from authhooks.events import Flow, Outcome
 from authhooks.flows.deps import FlowDeps
-from authhooks.flows.effects import FlowCall, FlowGen, Note, RunHooks, flow
+from authhooks.flows.effects import FlowGen, Note, RunHooks, flow
 from authhooks.hooks.points import CATALOGUE
 from authhooks.records import Principal
 from authhooks.tokens.keyset import KeySet
@@ -42,7 +42,19 @@ def verify_signature(deps: FlowDeps, subject: str, message: str | bytes, signatu
     return valid
 
 
-def _verify_jws(deps: FlowDeps, token: str, keys: KeySet) -> FlowGen[Principal]:
+def _validate(deps: FlowDeps, token: str, keys: KeySet) -> Principal:
+    """The shortcut: the validator alone, with no generator step."""
+    return deps.tokens.validator.validate(token, keys=keys)
+
+
+@flow(Flow.VERIFY_SIGNATURE, shortcut=_validate)
+def verify_jws(deps: FlowDeps, token: str, keys: KeySet) -> FlowGen[Principal]:
+    """The ``verify_signature`` flow over a JWS: signature and claims by the validator, with ``keys``; when the
+    flow has no hook the driver folds it into its parent and takes the shortcut (the validator alone).
+
+    Raises:
+        InvalidToken: a subclass naming the reason.
+    """
     message, _, signature = token.rpartition(".")
     values: dict[str, Any] = {"subject": None, "message": message, "signature": signature, "scheme": "jws"}
     yield RunHooks(_PRE, values)
@@ -57,19 +69,3 @@ def _verify_jws(deps: FlowDeps, token: str, keys: KeySet) -> FlowGen[Principal]:
     yield Note(subject=principal.subject)
     yield RunHooks(_POST, {"subject": principal.subject, "message": values["message"], "scheme": "jws", "valid": True})
     return principal
-
-
-def verify_jws(deps: FlowDeps, token: str, keys: KeySet) -> FlowCall[Principal]:
-    """The ``verify_signature`` flow over a JWS: signature and claims by the validator, with ``keys``.
-
-    When the flow is idle (no ``verify_signature`` hook, nobody observing) the driver takes the shortcut: the
-    validator alone, with no generator step.
-
-    Raises:
-        InvalidToken: a subclass naming the reason.
-    """
-    return FlowCall(
-        Flow.VERIFY_SIGNATURE,
-        _verify_jws(deps, token, keys),
-        lambda: deps.tokens.validator.validate(token, keys=keys),
-    )
