@@ -8,14 +8,15 @@ hook runner, so each run is bounded by its timeout like any other hook run (a hu
 the queue).
 ``await auth.aclose()`` / ``auth.close()`` drain the queue (with a bounded wait).
 
-Each background run is reported to observers with ``record.background=True`` and the run of the flow that
+Each job is one run of the hook chain in background mode (:func:`authhooks.hooks.chain.chain` states what that
+means): its return is ignored, a failure is logged, recorded and counted (``failed``: an error or a timeout),
+never raised. Each run is reported to observers with ``record.background=True`` and the run of the flow that
 queued it, so telemetry can link it to that flow.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import queue
 import threading
 import time
@@ -23,15 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from authhooks.events import Decision
+from authhooks.hooks.chain import chain, finish
 from authhooks.hooks.context import HookContext
 from authhooks.hooks.deadlines import run_in_thread
-from authhooks.hooks.observer import FlowRun, HookRecord, Observer
+from authhooks.hooks.observer import FlowRun, Observer
 from authhooks.hooks.registry import HookImpl
 from authhooks.hooks.runner import runner_for
 
 __all__ = ["BackgroundQueue", "BackgroundStats"]
-
-logger = logging.getLogger("authhooks.hooks")
 
 _Job = tuple[HookImpl, dict[str, Any], HookContext, "FlowRun | None", "tuple[Observer, ...]"]
 
@@ -78,13 +78,13 @@ class BackgroundQueue:
             self._queued += 1
             return True
 
-    def _done(self, ok: bool) -> None:
+    def _done(self, decision: Decision) -> None:
         with self._lock:
             self._pending -= 1
-            if ok:
-                self._completed += 1
-            else:
+            if decision is Decision.ERROR or decision is Decision.TIMEOUT:
                 self._failed += 1
+            else:
+                self._completed += 1
 
     # -- submission -------------------------------------------------------------------------------------------
 
@@ -96,11 +96,11 @@ class BackgroundQueue:
         run: FlowRun | None,
         obs: tuple[Observer, ...],
     ) -> bool:
-        """Queue a run on the worker thread; False (and counted) when the queue is full."""
+        """Queue a run (with a snapshot of ``values``) on the worker thread; False (and counted) when full."""
         if not self._reserve():
             return False
         self._ensure_thread()
-        self._jobs.put((h, values, ctx, run, obs))
+        self._jobs.put((h, dict(values), ctx, run, obs))
         return True
 
     def submit_async(
@@ -111,17 +111,19 @@ class BackgroundQueue:
         run: FlowRun | None,
         obs: tuple[Observer, ...],
     ) -> bool:
-        """Queue a run as a task on the running loop (sync hooks go to the worker thread)."""
+        """Queue a run (with a snapshot of ``values``) as a task on the running loop (sync hooks go to the
+        worker thread); False (and counted) when full."""
         if not h.is_async:
             return self.submit_sync(h, values, ctx, run, obs)
         if not self._reserve():
             return False
-        task = asyncio.get_running_loop().create_task(self._run_async((h, values, ctx, run, obs)))
+        job = (h, dict(values), ctx, run, obs)
+        task = asyncio.get_running_loop().create_task(self._run_async(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
-    # -- execution --------------------------------------------------------------------------------------------
+    # -- execution: each job is one run of the hook chain (authhooks.hooks.chain) in background mode ------------
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -141,60 +143,34 @@ class BackgroundQueue:
                 self._jobs.task_done()
 
     def _run_sync(self, job: _Job) -> None:
-        h, values, ctx = job[0], job[1], job[2]
-        started = time.perf_counter()
+        h, values, ctx, run, obs = job
+        steps = chain((h,), values, run, obs, background=True)
+        next(steps)  # the one step: call h
+        result: Any = None
         error: BaseException | None = None
         try:
-            r = h.call(values, ctx) if h.is_async or h.timeout is None else runner_for(h).call_sync(h, values, ctx)
-            if h.is_async or asyncio.iscoroutine(r):
-                asyncio.run(asyncio.wait_for(r, h.timeout) if h.timeout else r)
+            bounded = not h.is_async and h.timeout is not None
+            result = runner_for(h).call_sync(h, values, ctx) if bounded else h.call(values, ctx)
+            if h.is_async or asyncio.iscoroutine(result):
+                result = asyncio.run(asyncio.wait_for(result, h.timeout) if h.timeout else result)
         except BaseException as exc:  # a background failure must never kill the worker
             error = exc
-        self._finish(job, started, error)
+        self._done(finish(steps, result, error))
 
     async def _run_async(self, job: _Job) -> None:
-        h, values, ctx = job[0], job[1], job[2]
-        started = time.perf_counter()
+        h, values, ctx, run, obs = job
+        steps = chain((h,), values, run, obs, background=True)
+        next(steps)  # the one step: call h
+        result: Any = None
         error: BaseException | None = None
         try:
             coro = h.call(values, ctx)
-            await (asyncio.wait_for(coro, h.timeout) if h.timeout else coro)
-        except asyncio.CancelledError as exc:
-            # abandoned at shutdown (aclose's deadline): account for it, then let the cancellation through
-            self._finish(job, started, exc)
-            raise
-        except Exception as exc:
+            result = await (asyncio.wait_for(coro, h.timeout) if h.timeout else coro)
+        except BaseException as exc:  # accounted for first; a cancellation (aclose's deadline) then goes on
             error = exc
-        self._finish(job, started, error)
-
-    def _finish(self, job: _Job, started: float, error: BaseException | None) -> None:
-        h, _, _, run, obs = job
-        self._done(error is None)
-        timed_out = isinstance(error, (TimeoutError, asyncio.TimeoutError))
-        if error is not None:
-            logger.warning(
-                "background hook %r at %s %s (%s)",
-                h.name,
-                h.point.name,
-                "timed out" if timed_out else "failed",
-                type(error).__name__,
-            )
-        if run is None or not obs:
-            return
-        decision = Decision.CONTINUE if error is None else Decision.TIMEOUT if timed_out else Decision.ERROR
-        record = HookRecord(
-            hook=h.name,
-            point=h.point.name,
-            stage=h.point.stage,
-            decision=decision,
-            duration=time.perf_counter() - started,
-            enforced=h.enforce,
-            background=True,
-            error_type=None if error is None else type(error).__name__,
-        )
-        from authhooks.hooks.dispatch import notify_observers
-
-        notify_observers(obs, run, record)
+        self._done(finish(steps, result, error))
+        if error is not None and not isinstance(error, Exception):
+            raise error
 
     # -- draining ---------------------------------------------------------------------------------------------
 
