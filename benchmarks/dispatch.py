@@ -11,8 +11,11 @@ None) it times:
   how pluggy and blinker call theirs (in the caller's thread, unbounded);
 - ``engine bounded``: the same with hooks registered with the defaults (each run on authhooks' hook threads under
   its timeout): the price of a bounded hook, a thread hop, timed with fewer calls;
-- ``engine async``: the same with ``dispatch_async`` and K async hooks (awaited in one coroutine);
-- ``fire_sync``: the public ``auth.fire_sync(...)``, a whole flow run (generator, driver, result record).
+- ``engine async``: the same with ``dispatch_async`` and K async hooks registered with the defaults (each
+  awaited under its timeout; one coroutine runs the batch);
+- ``engine async inline``: ``dispatch_async`` with the ``inline=True`` sync hooks of ``engine`` (called on the
+  loop): the async driver's own cost per hook;
+- ``fire_sync``: the public ``auth.sync.fire(...)``, a whole flow run (generator, driver, result record).
 
 The last line is ``ratio_vs_pluggy_K5=<engine ns / pluggy ns>`` (median of same-round ratios); the target is
 at most 0.5.
@@ -94,6 +97,12 @@ def main() -> None:
                 if hooks:
                     await dispatch_async(point, hooks, values, ctx)
 
+        async def engine_async_inline_batch(n: int) -> None:
+            for _ in range(n):
+                hooks = registry.get("challenge.pre")
+                if hooks:
+                    await dispatch_async(point, hooks, values, ctx)
+
         plain_hooks = [lambda subject, expire_minutes: None for _ in range(k)]
 
         def plain() -> None:
@@ -110,7 +119,8 @@ def main() -> None:
             f"K={k} blinker": lambda: signal.send(None, subject="alice", expire_minutes=5),
             f"K={k} engine": engine,
             f"K={k} engine async (per call)": lambda: loop.run_until_complete(engine_async_batch(batch)),
-            f"K={k} auth.fire_sync": lambda: auth.fire_sync("challenge.pre", subject="alice", expire_minutes=5),
+            f"K={k} engine async inline (per call)": lambda: loop.run_until_complete(engine_async_inline_batch(batch)),
+            f"K={k} auth.sync.fire": lambda: auth.sync.fire("challenge.pre", subject="alice", expire_minutes=5),
         }
         res = rounds(cases, NUMBER // 10 if k else NUMBER, REPEAT)
         bounded_hooks = bounded._registry.get("challenge.pre")
@@ -121,7 +131,8 @@ def main() -> None:
 
         res.update(rounds({f"K={k} engine bounded (thread hop)": engine_bounded}, 200, 5))
         bounded.close()
-        res[f"K={k} engine async (per call)"] = [v / batch for v in res[f"K={k} engine async (per call)"]]
+        for name in (f"K={k} engine async (per call)", f"K={k} engine async inline (per call)"):
+            res[name] = [v / batch for v in res[name]]
         results.update(res)
         ratios[k] = median_ratio(res[f"K={k} engine"], res[f"K={k} pluggy"])
     loop.close()
