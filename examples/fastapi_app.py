@@ -9,8 +9,11 @@ then, in another terminal, log in with an Ed25519 key and call the routes::
     python examples/client.py http://127.0.0.1:8000
 
 Routes: ``/public`` (open), ``/me`` (any valid token), ``/admin`` (scope ``admin``), and the middleware's
-``/auth/challenge``, ``/auth/login``, ``/auth/refresh``, ``/auth/logout``, ``/auth/jwks.json``. The OpenAPI docs
-at ``/docs`` show the Bearer requirement of ``/me`` and ``/admin``. ``authhooks demo`` serves a fuller version.
+``/auth/challenge``, ``/auth/login``, ``/auth/refresh``, ``/auth/logout``, ``/auth/jwks.json``.
+``install(app, auth, ...)`` adds the middleware and documents all of it: the OpenAPI docs at ``/docs`` (public)
+list the ``/auth/*`` routes, the 401/403 answers of ``/me`` and ``/admin``, and an OAuth2 password scheme whose
+"Authorize" button posts to ``/auth/login`` (add a password ``login.provide`` hook, as in the README, for it to
+log anyone in). ``authhooks demo`` serves a fuller version.
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from authhooks import AuthHooks, Deny
-from authhooks.integrations.fastapi import CurrentPrincipal, require_scopes
-from authhooks.middleware import AuthHooksMiddleware
+from authhooks.integrations.fastapi import CurrentPrincipal, install, require_scopes
 
 
 def create_app(auth: AuthHooks | None = None) -> FastAPI:
@@ -61,7 +63,7 @@ def create_app(auth: AuthHooks | None = None) -> FastAPI:
     async def admin() -> dict[str, str]:
         return {"message": "welcome, admin"}
 
-    app.add_middleware(AuthHooksMiddleware, auth=auth, protect=["/me", "/admin"])
+    install(app, auth, protect=["/me", "/admin"])  # the middleware, plus the auth routes in the OpenAPI docs
     return app
 
 

@@ -230,7 +230,7 @@ async def http_flows(auth: AuthHooks, secrets: Secrets, marked: set[str], respon
         bad_signature = key.sign("not the challenge")
         secrets.add(bad_signature)
         body = {"subject": key.subject, "challenge": challenge["nonce"], "signature": bad_signature}
-        responses.add(await c.post("/auth/login", json=body), bad_signature, status=401)
+        responses.add(await c.post("/auth/login", json=body), bad_signature, status=400)
 
         challenge = responses.add(await c.post("/auth/challenge", json={"subject": key.subject}), status=200).json()
         signature = secrets.token(key.sign(challenge["message"]))
@@ -238,7 +238,7 @@ async def http_flows(auth: AuthHooks, secrets: Secrets, marked: set[str], respon
         pair = responses.add(await c.post("/auth/login", data=body), status=200).json()
         access, refresh = secrets.token(pair["access_token"]), pair["refresh_token"]
         secrets.add(refresh)
-        responses.add(await c.post("/auth/login", json=body), signature, status=401)  # the challenge is used
+        responses.add(await c.post("/auth/login", json=body), signature, status=400)  # the challenge is used
 
         responses.add(await c.get("/api/me", headers={"authorization": f"Bearer {access}"}), status=200)
         responses.add(await c.get("/api/admin", headers={"authorization": f"Bearer {access}"}), access, status=403)

@@ -71,13 +71,29 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class TokenPair:
-    """What a login or refresh returns (RFC 6749 §5.1 field names)."""
+    """What a login or refresh returns (RFC 6749 §5.1 field names).
+
+    Attributes:
+        access_token: the access token (always present).
+        expires_in: its lifetime in seconds (always present).
+        refresh_token: the refresh token of the login; always present on a pair a login, ``issue_tokens`` or a
+            refresh issued, so ``auth.refresh_token(pair.refresh_token)`` type-checks. ``""`` only on a pair built
+            by hand without one (``None`` is still accepted there and stored as ``""``, for back-compatibility).
+        token_type: always ``"Bearer"`` for issued pairs.
+        scope: the granted scopes, space-separated, or ``None`` when none were granted (RFC 6749 §5.1: the
+            member is omitted).
+    """
 
     access_token: str
     expires_in: int
-    refresh_token: str | None = None
+    refresh_token: str = ""
     token_type: str = "Bearer"
     scope: str | None = None
+
+    def __post_init__(self) -> None:
+        refresh: object = self.refresh_token
+        if refresh is None:  # the earlier `str | None` type: keep accepting None
+            object.__setattr__(self, "refresh_token", "")
 
     def __repr__(self) -> str:
         return f"TokenPair(token_type={self.token_type!r}, expires_in={self.expires_in}, access_token=***)"
@@ -89,7 +105,7 @@ class TokenPair:
             "token_type": self.token_type,
             "expires_in": self.expires_in,
         }
-        if self.refresh_token is not None:
+        if self.refresh_token:
             body["refresh_token"] = self.refresh_token
         if self.scope:
             body["scope"] = self.scope

@@ -84,7 +84,7 @@ def test_walkthrough_runs_end_to_end(
     assert "✗" not in out
     for expected in (
         "GET  /me              401",
-        "POST /auth/login      401",
+        "POST /auth/login      400",  # a failed login is invalid_grant (RFC 6749 §5.2)
         "POST /auth/login      200",
         "GET  /admin           403",
         "POST /auth/challenge  429",

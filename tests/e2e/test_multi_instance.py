@@ -62,7 +62,8 @@ def test_challenge_issued_by_one_is_consumed_by_the_other_exactly_once(pair: tup
         assert first.status_code == 200, first.text
         again_a = alice.login(client, a.url, challenge.json())
         again_b = alice.login(client, b.url, challenge.json())
-        assert (again_a.status_code, again_b.status_code) == (401, 401)
+        assert (again_a.status_code, again_b.status_code) == (400, 400)  # invalid_grant (RFC 6749 §5.2)
+        assert again_a.json()["error"] == again_b.json()["error"] == "invalid_grant"
 
 
 def test_token_revoked_through_one_is_refused_by_the_other(pair: tuple[Instance, Instance]) -> None:

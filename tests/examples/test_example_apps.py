@@ -92,8 +92,13 @@ async def test_example_app_serves_a_whole_session(name: str, auth: AuthHooks) ->
 async def test_fastapi_example_adds_the_plan_claim_and_documents_bearer(auth: AuthHooks) -> None:
     app = load("fastapi_app").create_app(auth)
     schema = app.openapi()
-    assert schema["paths"]["/me"]["get"]["security"] == [{"AuthHooksBearer": []}]
-    assert schema["paths"]["/admin"]["get"]["security"] == [{"AuthHooksBearer": ["admin"]}]
+    assert schema["paths"]["/me"]["get"]["security"] == [{"AuthHooksBearer": []}, {"OAuth2Password": []}]
+    assert schema["paths"]["/admin"]["get"]["security"] == [
+        {"AuthHooksBearer": ["admin"]},
+        {"OAuth2Password": ["admin"]},
+    ]
+    assert schema["components"]["securitySchemes"]["OAuth2Password"]["flows"]["password"]["tokenUrl"] == "/auth/login"
+    assert "/auth/login" in schema["paths"] and "403" in schema["paths"]["/admin"]["get"]["responses"]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://example") as client:
         tokens = await login(client)
         me = await client.get("/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})

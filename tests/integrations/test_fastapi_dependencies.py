@@ -58,10 +58,11 @@ def build_app() -> FastAPI:
 
 
 def stand_in(app: Any, principal: Principal | None) -> Any:
-    """What the middleware does for these dependencies: store the principal under scope["authhooks"]."""
+    """What the middleware does for these dependencies: store the principal (``None`` when anonymous) under
+    scope["authhooks"] for every request it passes."""
 
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if principal is not None and scope["type"] == "http":
+        if scope["type"] == "http":
             scope["authhooks"] = {"principal": principal}
         await app(scope, receive, send)
 

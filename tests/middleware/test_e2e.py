@@ -88,7 +88,7 @@ def test_full_login_cycle_over_http(world: World) -> None:
     assert http.get("/api/me", headers=bearer(tokens["access_token"])).json()["identity"] == subject
     # the challenge is single-use
     again = http.post("/auth/login", json={"subject": subject, "challenge": challenge["nonce"], "signature": signature})
-    assert again.status_code == 401
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"  # RFC 6749 §5.2
     fresh = http.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
     caller = world.token("rs", "introspect")
     intro = http.post("/auth/introspect", headers=bearer(caller), data={"token": fresh["access_token"]}).json()

@@ -86,7 +86,8 @@ async def test_logout_needs_a_bearer_token(auth: AuthHooks) -> None:
         assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
 
 
-async def test_bad_login_is_401_with_a_challenge(auth: AuthHooks) -> None:
+async def test_bad_login_is_400_invalid_grant_without_a_challenge(auth: AuthHooks) -> None:
+    """RFC 6749 §5.2: credentials that do not prove the identity are an invalid grant, not a 401."""
     _, subject = keypair()
     async with client(make_app(auth)) as c:
         challenge = (await c.post("/auth/challenge", json={"subject": subject})).json()
@@ -94,9 +95,9 @@ async def test_bad_login_is_401_with_a_challenge(auth: AuthHooks) -> None:
             "/auth/login",
             json={"subject": subject, "challenge": challenge["nonce"], "signature": b64url(b"\x00" * 64)},
         )
-        assert r.status_code == 401
-        assert r.headers["www-authenticate"].startswith('Bearer realm="authhooks"')
-        assert r.json()["error"] == "invalid_token"
+        assert r.status_code == 400
+        assert "www-authenticate" not in r.headers
+        assert r.json() == {"error": "invalid_grant", "error_description": "The credentials are invalid."}
 
 
 async def test_revoke_is_200_whether_or_not_the_token_existed(auth: AuthHooks, issue: Issue) -> None:

@@ -3,7 +3,7 @@ used at both at once, hundreds of times. Outcome per trial, with zero violations
 
 - refresh reuse: at most one instance issues a new pair, and afterwards *nothing* of the login is alive — the
   original access token, any access token minted by the winner, any refresh token — on either instance;
-- challenge reuse: exactly one login succeeds, the other is refused (401).
+- challenge reuse: exactly one login succeeds, the other is refused (400 invalid_grant).
 """
 
 from __future__ import annotations
@@ -123,6 +123,6 @@ def test_concurrent_use_of_one_challenge_has_exactly_one_winner(instances: tuple
                 lambda c=challenge: holder.login(cb, b.url, c),
             )
             statuses = sorted((ra.status_code, rb.status_code))
-            if statuses != [200, 401]:
+            if statuses != [200, 400]:
                 violations.append(f"trial {trial}: statuses {statuses}")
     assert not violations, f"{len(violations)} violations in {TRIALS} trials: {violations[:5]}"

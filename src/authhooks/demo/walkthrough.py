@@ -213,7 +213,7 @@ class Walkthrough:
 
         challenge = self.challenge(me, "ask for a challenge to sign").json()
         forged = me.sign(challenge["message"] + " (tampered)")
-        self.login(me, challenge["nonce"], forged, "log in with a signature over another message", expect=401)
+        self.login(me, challenge["nonce"], forged, "log in with a signature over another message", expect=400)
 
         challenge = self.challenge(me, "ask again (a challenge is single-use)").json()
         signature = me.sign(challenge["message"])

@@ -25,6 +25,18 @@ Everything follows FastAPI's own security idioms (``docs_src/security/tutorial00
   :class:`~authhooks.AuthHooks` instance is known, the check runs its ``authorize`` flow, so ``authorize.*``
   hooks fire (and may grant, deny or change the scopes) and telemetry records it.
 
+:func:`install` wires it all in one call: the middleware, the built-in ``/auth/*`` routes in the OpenAPI document
+with an OAuth2 password security scheme (so the docs' "Authorize" button logs in through ``login.provide``
+hooks), 401/403 answers on protected operations, public docs pages, and one error body shape (the middleware's)
+for the dependencies' 401/403 too::
+
+    app = FastAPI()
+    install(app, auth, protect=["/api/**"])
+
+The dependencies need the middleware: used without it (and without an instance bound by
+:class:`AuthHooksSecurity`), they raise :class:`~authhooks.errors.ConfigurationError` naming the fix (a 500,
+logged once), rather than answering every request 401.
+
 The module-level names find the ``AuthHooks`` instance in the request scope. To bind one explicitly (e.g. when a
 route outside the middleware's protected paths should still validate a token), build your own set with
 :class:`AuthHooksSecurity`.
@@ -32,32 +44,41 @@ route outside the middleware's protected paths should still validate a token), b
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, HTTPException, Security
+from fastapi import Depends, FastAPI, HTTPException, Security
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 
-from authhooks.errors import AuthError, InsufficientScope, InvalidToken, MissingCredentials
-from authhooks.integrations.starlette import auth_of, challenge_headers, principal_of, request_info_of
-from authhooks.middleware.responses import FAULTS
+from authhooks.errors import AuthError, ConfigurationError, InsufficientScope, InvalidToken, MissingCredentials
+from authhooks.integrations._openapi import OAUTH2_SCHEME, AuthDocs
+from authhooks.integrations.starlette import SCOPE_KEY, auth_of, principal_of, request_info_of
+from authhooks.middleware import AuthHooksMiddleware
+from authhooks.middleware.responses import FAULTS, Prepared, Responses
 from authhooks.records import Principal, RequestInfo
 
 if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
 
 __all__ = [
+    "OAUTH2_SCHEME",
+    "AuthHTTPException",
     "AuthHooksBearer",
     "AuthHooksSecurity",
     "CurrentPrincipal",
     "OptionalPrincipal",
     "bearer_scheme",
+    "auth_exception_handler",
     "current_principal",
+    "docs_paths",
     "http_exception",
+    "install",
     "optional_principal",
     "require_scopes",
 ]
@@ -107,8 +128,40 @@ bearer_scheme = AuthHooksBearer()
 """The default scheme instance shared by the module-level dependencies."""
 
 
-def http_exception(error: AuthError, auth: AuthHooks | None = None) -> HTTPException:
-    """An ``HTTPException`` with the status and the RFC 6750 challenge headers the middleware would send.
+class AuthHTTPException(HTTPException):
+    """An ``HTTPException`` that carries the exact response the middleware would send for the same rejection.
+
+    FastAPI's default handler answers it as ``{"detail": …}`` with the middleware's status and headers;
+    :func:`auth_exception_handler` (which :func:`install` registers) answers with the middleware's own body, so
+    a 401/403 from a dependency and one from the middleware are byte-for-byte alike.
+
+    Attributes:
+        response: the middleware's response (status, headers, body).
+    """
+
+    def __init__(self, response: Prepared, detail: str) -> None:
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in response.headers
+            if name not in (b"content-length", b"content-type")
+        }
+        super().__init__(status_code=response.status, detail=detail, headers=headers)
+        self.response = response
+
+
+@functools.lru_cache(maxsize=32)
+def _responses(realm: str, error_format: str) -> Responses:
+    return Responses(realm, error_format)
+
+
+def _builder(auth: AuthHooks | None) -> Responses:
+    if auth is None:
+        return _responses(_DEFAULT_REALM, "bearer")
+    return _responses(auth.settings.effective_realm, auth.settings.error_format)
+
+
+def http_exception(error: AuthError, auth: AuthHooks | None = None) -> AuthHTTPException:
+    """An ``HTTPException`` with the status, RFC 6750 challenge headers and body the middleware would send.
 
     The ``detail`` is the error's generic description (never token contents); a hook's
     :class:`~authhooks.errors.Deny` keeps its own status and headers (``Retry-After``…).
@@ -117,11 +170,23 @@ def http_exception(error: AuthError, auth: AuthHooks | None = None) -> HTTPExcep
         error: the rejection.
         auth: the instance whose realm and error format to use (default realm ``authhooks``).
     """
-    if auth is None:
-        headers = challenge_headers(error, _DEFAULT_REALM)
-    else:
-        headers = challenge_headers(error, auth.settings.effective_realm, error_format=auth.settings.error_format)
-    return HTTPException(status_code=error.status, detail=error.description, headers=headers)
+    return AuthHTTPException(_builder(auth).error(error), error.description)
+
+
+async def auth_exception_handler(request: Request, exc: Exception) -> Response:
+    """Answer an :class:`AuthHTTPException` with the middleware's response (status, headers and body).
+
+    Register it with ``app.add_exception_handler(AuthHTTPException, auth_exception_handler)`` when you add the
+    middleware by hand; :func:`install` does.
+    """
+    if not isinstance(exc, AuthHTTPException):  # registered for AuthHTTPException only
+        raise exc
+    prepared = exc.response
+    headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in prepared.headers if n != b"content-length"]
+    response = Response(content=prepared.body, status_code=prepared.status)
+    for name, value in headers:
+        response.headers.append(name, value)
+    return response
 
 
 class AuthHooksSecurity:
@@ -153,6 +218,7 @@ class AuthHooksSecurity:
     def __init__(self, auth: AuthHooks | None = None, *, scheme: AuthHooksBearer | None = None) -> None:
         self.auth = auth
         self.scheme = scheme if scheme is not None else bearer_scheme
+        self._reported_missing = False
         self.current_principal = self._dependency(optional=False)
         self.optional_principal = self._dependency(optional=True)
         self.CurrentPrincipal: Any = Annotated[Principal, Depends(self.current_principal)]
@@ -194,6 +260,8 @@ class AuthHooksSecurity:
     async def _resolve(
         self, request: HTTPConnection, scopes: list[str], token: str | None, *, optional: bool
     ) -> Principal | None:
+        if self.auth is None and SCOPE_KEY not in request.scope:
+            self._missing_middleware(request)
         auth = self.auth if self.auth is not None else auth_of(request)
         principal = principal_of(request)
         info = request_info_of(request)
@@ -217,8 +285,21 @@ class AuthHooksSecurity:
             # The service could not decide (store or key set down, a misbehaving hook): 503, as the middleware
             # answers, with a generic text; the exception type is logged, never shown.
             logger.warning("authhooks: a dependency could not decide (%s)", type(exc).__name__)
-            raise HTTPException(status_code=503, detail=_FAULT_DETAIL) from None
+            raise AuthHTTPException(_builder(auth).faults[503], _FAULT_DETAIL) from None
         return principal
+
+    def _missing_middleware(self, request: HTTPConnection) -> None:
+        """Refuse to guess: without the middleware nothing validated the request, and a 401 would hide why."""
+        message = (
+            f"authhooks: {request.url.path} uses CurrentPrincipal/require_scopes but AuthHooksMiddleware did not "
+            "handle the request (no scope['authhooks']). Add it: "
+            "authhooks.integrations.fastapi.install(app, auth), or app.add_middleware(AuthHooksMiddleware, "
+            "auth=auth); or bind an instance: AuthHooksSecurity(auth)."
+        )
+        if not self._reported_missing:
+            self._reported_missing = True
+            logger.error("%s", message)
+        raise ConfigurationError(message)
 
     async def _authorize(
         self, auth: AuthHooks | None, principal: Principal, scopes: tuple[str, ...], info: RequestInfo | None
@@ -258,3 +339,77 @@ def require_scopes(*scopes: str) -> Any:
     security requirement. See :meth:`AuthHooksSecurity.require_scopes`.
     """
     return _default.require_scopes(*scopes)
+
+
+_DOCS_ATTRIBUTES = ("openapi_url", "docs_url", "redoc_url", "swagger_ui_oauth2_redirect_url")
+_SETTING_OPTIONS = (
+    "protect",
+    "public_paths",
+    "optional_auth",
+    "routes",
+    "routes_prefix",
+    "error_format",
+    "max_body_bytes",
+    "realm",
+    "instrument_asgi",
+)
+
+
+def docs_paths(app: FastAPI) -> tuple[str, ...]:
+    """The app's documentation paths: ``openapi_url``, ``docs_url``, ``redoc_url`` and the OAuth2 redirect page
+    of Swagger UI (``/openapi.json``, ``/docs``, ``/redoc``, ``/docs/oauth2-redirect`` by default), those set."""
+    paths = [getattr(app, name) for name in _DOCS_ATTRIBUTES]
+    if app.docs_url is None:
+        paths[3] = None  # no Swagger UI, no redirect page
+    return tuple(p for p in paths if isinstance(p, str) and p)
+
+
+def install(app: FastAPI, auth: AuthHooks, *, docs_public: bool = True, **middleware_options: Any) -> None:
+    """Protect a FastAPI app with authhooks and document it.
+
+    1. adds :class:`~authhooks.middleware.AuthHooksMiddleware` with ``middleware_options`` (``protect``,
+       ``public_paths``, ``required_scopes``…, as its keyword arguments);
+    2. with ``docs_public`` (the default), adds the docs paths (:func:`docs_paths`) to ``public_paths``, so the
+       default ``protect=["/*"]`` does not close ``/docs`` and ``/openapi.json``; pass ``docs_public=False`` to
+       keep them behind a token;
+    3. registers :func:`auth_exception_handler`, so the dependencies' 401/403 bodies are the middleware's;
+    4. extends the OpenAPI document: the built-in routes (``{routes_prefix}/login``…) with their request and
+       response models, an OAuth2 password security scheme (:data:`OAUTH2_SCHEME`) whose ``tokenUrl`` is the
+       login route (the docs' "Authorize" button posts ``grant_type=password`` there, which ``login.provide``
+       hooks check), and, on every operation the middleware protects or a dependency guards, that security
+       requirement with its scopes and the 401 (and, with scopes, 403) answers.
+
+    Call it once, before the app starts (Starlette freezes the middleware stack at the first request).
+
+    Raises:
+        ConfigurationError: a malformed option (as the middleware would raise it).
+    """
+    options = dict(middleware_options)
+    overrides = {name: options[name] for name in _SETTING_OPTIONS if options.get(name) is not None}
+    settings = auth.settings.replace(**overrides) if overrides else auth.settings
+    if docs_public:
+        extra = [p for p in docs_paths(app) if p not in settings.public_paths]
+        if extra:
+            options["public_paths"] = [*settings.public_paths, *extra]
+            settings = settings.replace(public_paths=options["public_paths"])
+    app.add_middleware(AuthHooksMiddleware, auth=auth, **options)
+    app.add_exception_handler(AuthHTTPException, auth_exception_handler)
+    prefix = settings.routes_prefix.rstrip("/")
+    docs = AuthDocs(
+        protect=tuple(settings.protect),
+        public_paths=tuple(settings.public_paths),
+        required_scopes=dict(options.get("required_scopes") or {}),
+        routes_prefix=prefix if settings.routes else None,
+        root_path=app.root_path.rstrip("/"),
+        problem_json=settings.error_format == "problem+json",
+        introspect_scope=str(options.get("introspect_scope", "introspect")),
+    )
+    generate = app.openapi
+    app.openapi_schema = None
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = docs.apply(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema

@@ -4,8 +4,11 @@
 route                            method what
 ================================ ====== ==================================================================
 ``{prefix}/challenge``           POST   ``subject`` → 200 challenge JSON (public)
-``{prefix}/login``               POST   ``subject``, ``challenge``, ``signature``, ``scheme``? → RFC 6749 §5.1
-                                        token JSON (public)
+``{prefix}/login``               POST   the OAuth2 password grant (RFC 6749 §4.3.2: ``grant_type=password``,
+                                        ``username``, ``password``, ``scope``?, ``scheme``? default
+                                        ``password``) or a signed challenge (``subject``, ``challenge``,
+                                        ``signature``, ``scheme``?) → RFC 6749 §5.1 token JSON; a failed login
+                                        is 400 ``invalid_grant`` (§5.2) (public)
 ``{prefix}/refresh``             POST   ``refresh_token`` (``grant_type``? must be ``refresh_token``) → token JSON;
                                         RFC 6749 §5.2 error body on failure (public)
 ``{prefix}/logout``              POST   Bearer-authenticated; ends the whole login of the presented access token
@@ -19,6 +22,13 @@ route                            method what
 ``{prefix}/jwks.json``           GET    ``auth.jwks()`` with ``Cache-Control: public, max-age=300``
 ================================ ====== ==================================================================
 
+The login route hands both forms to the ``login`` flow: the password grant as ``auth.login(username,
+{"password": password}, scheme="password")``, so a ``login.provide`` hook checks the password (Swagger UI's
+"Authorize" button sends this form); the challenge form as ``auth.authenticate``. Another ``grant_type`` is 400
+``unsupported_grant_type``, and so is the password grant when no provider answers it. The requested ``scope`` is
+not a filter: the scopes granted are those ``login.provide`` and ``login.verified`` hooks give, and the response's
+``scope`` names them (RFC 6749 §3.3).
+
 Bodies are JSON or forms, read with a bound on size and time (:mod:`authhooks.middleware.bodies`). Responses
 carrying tokens are ``Cache-Control: no-store`` (RFC 6749 §5.1). A wrong method is a 405 with ``Allow``;
 ``OPTIONS`` answers 204 with ``Allow``.
@@ -29,9 +39,17 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from authhooks.errors import AuthError, Deny, HookFailed, InvalidRequest, MissingCredentials
+from authhooks.errors import (
+    AuthError,
+    Deny,
+    HookFailed,
+    InvalidCredentials,
+    InvalidGrant,
+    InvalidRequest,
+    MissingCredentials,
+)
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.bodies import (
     ClientDisconnected,
@@ -42,9 +60,12 @@ from authhooks.middleware.bodies import (
 )
 from authhooks.middleware.responses import Prepared, Responses, build, json_response, send_prepared
 from authhooks.middleware.scope import FlowAPI, header_values, request_info
-from authhooks.records import Principal, RequestInfo
+from authhooks.records import Principal, RequestInfo, TokenPair
 
-__all__ = ["AuthRoutes", "UnsupportedGrantType"]
+__all__ = ["PASSWORD_SCHEME", "AuthRoutes", "LoginAPI", "UnsupportedGrantType"]
+
+PASSWORD_SCHEME = "password"
+"""The ``scheme`` the password grant logs in with (what a password ``login.provide`` hook checks for)."""
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -57,12 +78,28 @@ _INACTIVE = json_response(200, {"active": False})
 
 
 class UnsupportedGrantType(AuthError):
-    """A ``grant_type`` other than ``refresh_token`` at the refresh route (RFC 6749 §5.2)."""
+    """A ``grant_type`` the route does not serve (RFC 6749 §5.2): other than ``refresh_token`` at the refresh
+    route, other than ``password`` (or none, for a signed challenge) at the login route."""
 
     error: ClassVar[str | None] = "unsupported_grant_type"
     status: ClassVar[int] = 400
     default_reason = "unsupported_grant_type"
     default_description = "Only the refresh_token grant type is supported here."
+
+
+@runtime_checkable
+class LoginAPI(Protocol):
+    """The general login of :class:`~authhooks.AuthHooks` (``auth.login``), which the password grant needs."""
+
+    async def login(
+        self, subject: str, credentials: Mapping[str, Any], *, scheme: str = ..., request: RequestInfo | None = None
+    ) -> TokenPair: ...
+
+
+def _require(fields: Mapping[str, str], *names: str) -> None:
+    for name in names:
+        if name not in fields:
+            raise InvalidRequest(f"The request is missing `{name}`.", reason="missing_parameter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +145,15 @@ class AuthRoutes:
         self._introspect_scope = (introspect_scope,) if introspect_scope else ()
         token = max_token_bytes
         self._challenge_fields = (Field("subject", max_length=512),)
+        self._login_api = api if isinstance(api, LoginAPI) else None
         self._login_fields = (
-            Field("subject", max_length=512),
-            Field("challenge", max_length=4096, multiline=True),
-            Field("signature", max_length=4096),
+            Field("grant_type", required=False, max_length=64),
+            Field("username", required=False, max_length=512),
+            Field("password", required=False, max_length=1024),
+            Field("scope", required=False, max_length=1024),
+            Field("subject", required=False, max_length=512),
+            Field("challenge", required=False, max_length=4096, multiline=True),
+            Field("signature", required=False, max_length=4096),
             Field("scheme", required=False, max_length=64),
         )
         self._refresh_fields = (Field("refresh_token", max_length=token), Field("grant_type", False, 64))
@@ -180,9 +222,36 @@ class AuthRoutes:
 
     async def _login(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:
         f = await self._fields(scope, receive, self._login_fields)
-        extra = {"scheme": f["scheme"]} if "scheme" in f else {}
-        pair = await self._api.authenticate(f["subject"], f["challenge"], f["signature"], request=info, **extra)
+        grant = f.get("grant_type")
+        try:
+            if grant == "password":
+                pair = await self._password_grant(f, info)
+            elif grant is None:
+                _require(f, "subject", "challenge", "signature")
+                extra = {"scheme": f["scheme"]} if "scheme" in f else {}
+                pair = await self._api.authenticate(f["subject"], f["challenge"], f["signature"], request=info, **extra)
+            else:
+                raise UnsupportedGrantType("Only the password grant type or a signed challenge is accepted here.")
+        except InvalidCredentials as exc:
+            # RFC 6749 §5.2: credentials that do not prove the identity are an invalid grant (400), not a 401.
+            raise InvalidGrant("The credentials are invalid.", reason=exc.reason) from None
         return json_response(200, pair.as_dict())
+
+    async def _password_grant(self, f: Mapping[str, str], info: RequestInfo) -> TokenPair:
+        """RFC 6749 §4.3.2 through the ``login.provide`` chain (``scope`` is read, not used: see the docstring)."""
+        _require(f, "username", "password")
+        scheme = f.get("scheme", PASSWORD_SCHEME)
+        if self._login_api is None:
+            raise UnsupportedGrantType("The password grant type is not supported here.")
+        try:
+            return await self._login_api.login(f["username"], {"password": f["password"]}, scheme=scheme, request=info)
+        except InvalidRequest as exc:
+            if exc.reason != "unsupported_scheme":
+                raise
+            # No provider answered and the built-in challenge-response provider knows no such scheme.
+            raise UnsupportedGrantType(
+                "The password grant needs a login.provide hook that checks passwords.", reason="no_password_provider"
+            ) from None
 
     async def _refresh(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:
         f = await self._fields(scope, receive, self._refresh_fields)

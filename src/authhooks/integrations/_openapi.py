@@ -1,0 +1,334 @@
+"""The OpenAPI side of :func:`authhooks.integrations.fastapi.install`: the built-in auth routes, the OAuth2 password
+security scheme and the 401/403 answers of protected operations, added to the document FastAPI generates.
+
+The models here document the routes; they validate nothing (the middleware serves the routes and parses their
+bodies itself, :mod:`authhooks.middleware.routes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from authhooks.middleware.paths import PathRules, ScopeRules
+
+__all__ = ["AuthDocs", "OAUTH2_SCHEME"]
+
+OAUTH2_SCHEME = "OAuth2Password"
+"""The name of the OAuth2 password security scheme in ``components.securitySchemes``."""
+
+_PREFIX = "AuthHooks"
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class AuthHooksChallengeRequest(BaseModel):
+    subject: str = Field(description="Who will sign: a key identity (base64url Ed25519 key, `did:key:…`).")
+    scheme: str | None = Field(None, description="The signature scheme the subject must be a key of.")
+
+
+class AuthHooksChallenge(BaseModel):
+    subject: str
+    nonce: str
+    message: str = Field(description="The exact text to sign.")
+    issued_at: str
+    expires_at: str
+    expires_in: int
+
+
+class AuthHooksPasswordGrant(BaseModel):
+    """RFC 6749 §4.3.2: what Swagger UI's "Authorize" sends. The password is checked by `login.provide` hooks."""
+
+    grant_type: Literal["password"]
+    username: str
+    password: str
+    scope: str | None = Field(None, description="Read, not a filter: the response's `scope` is what was granted.")
+    scheme: str | None = Field(None, description="The login scheme the providers see (default `password`).")
+
+
+class AuthHooksChallengeLogin(BaseModel):
+    """A signed challenge (from the challenge route)."""
+
+    subject: str
+    challenge: str = Field(description="The challenge's `nonce`, or its exact `message`.")
+    signature: str = Field(description="The signature of the challenge message (base64/base64url).")
+    scheme: str | None = Field(None, description="The signature scheme (default `ed25519`).")
+
+
+class AuthHooksTokenResponse(BaseModel):
+    """RFC 6749 §5.1."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    refresh_token: str
+    scope: str | None = Field(None, description="The granted scopes, space-separated; absent when none.")
+
+
+class AuthHooksRefreshRequest(BaseModel):
+    refresh_token: str
+    grant_type: Literal["refresh_token"] | None = None
+
+
+class AuthHooksLogoutRequest(BaseModel):
+    refresh_token: str | None = Field(None, description="Optional: the login's refresh token (ended anyway).")
+
+
+class AuthHooksTokenRequest(BaseModel):
+    token: str
+    token_type_hint: str | None = None
+
+
+class AuthHooksIntrospection(BaseModel):
+    """RFC 7662 §2.2: the token's claims when active, else only `{"active": false}`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    active: bool
+    sub: str | None = None
+    scope: str | None = None
+    exp: int | None = None
+
+
+class AuthHooksJWKS(BaseModel):
+    keys: list[dict[str, Any]]
+
+
+class AuthHooksError(BaseModel):
+    """RFC 6749 §5.2 / RFC 6750 §3 error body (`AUTHHOOKS_ERROR_FORMAT=bearer`)."""
+
+    error: str = Field(description="`invalid_request`, `invalid_grant`, `invalid_token`, `insufficient_scope`…")
+    error_description: str
+
+
+class AuthHooksProblem(BaseModel):
+    """RFC 9457 problem document (`AUTHHOOKS_ERROR_FORMAT=problem+json`)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    error: str | None = None
+    reason: str | None = None
+
+
+_MODELS: tuple[type[BaseModel], ...] = (
+    AuthHooksChallengeRequest,
+    AuthHooksChallenge,
+    AuthHooksPasswordGrant,
+    AuthHooksChallengeLogin,
+    AuthHooksTokenResponse,
+    AuthHooksRefreshRequest,
+    AuthHooksLogoutRequest,
+    AuthHooksTokenRequest,
+    AuthHooksIntrospection,
+    AuthHooksJWKS,
+    AuthHooksError,
+    AuthHooksProblem,
+)
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _body(*models: type[BaseModel], required: bool = True) -> dict[str, Any]:
+    schema = _ref(models[0]) if len(models) == 1 else {"oneOf": [_ref(m) for m in models]}
+    media = {"schema": schema}
+    return {
+        "required": required,
+        "content": {"application/x-www-form-urlencoded": media, "application/json": media},
+    }
+
+
+def _json(description: str, model: type[BaseModel] | None = None) -> dict[str, Any]:
+    if model is None:
+        return {"description": description}
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+@dataclass(frozen=True)
+class AuthDocs:
+    """What :func:`~authhooks.integrations.fastapi.install` documents.
+
+    Args:
+        protect / public_paths: the middleware's path patterns (which operations answer 401).
+        required_scopes: the middleware's per-route scopes (which operations answer 403, and with which scopes).
+        routes_prefix: the prefix of the built-in routes, or ``None`` when they are not served.
+        root_path: the app's ``root_path`` (the token URL is absolute from the site root).
+        problem_json: errors are RFC 9457 documents.
+    """
+
+    protect: Sequence[str]
+    public_paths: Sequence[str]
+    required_scopes: Mapping[str, Sequence[str] | str]
+    routes_prefix: str | None
+    root_path: str = ""
+    problem_json: bool = False
+    introspect_scope: str = "introspect"
+
+    @property
+    def token_url(self) -> str:
+        """The password grant's token URL: the login route."""
+        return f"{self.root_path}{self.routes_prefix or ''}/login"
+
+    def apply(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """Add the routes, the security scheme and the 401/403 answers to ``schema`` (in place; returned)."""
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        _, top = models_json_schema([(m, "validation") for m in _MODELS], ref_template="#/components/schemas/{model}")
+        schemas.update(top.get("$defs", {}))
+        error = AuthHooksProblem if self.problem_json else AuthHooksError
+        scopes = self._protect_operations(schema, error)
+        if self.routes_prefix is not None and self.introspect_scope:
+            scopes.add(self.introspect_scope)
+        flow: dict[str, Any] = {"tokenUrl": self.token_url, "scopes": {s: f"the `{s}` scope" for s in sorted(scopes)}}
+        if self.routes_prefix is not None:
+            flow["refreshUrl"] = f"{self.root_path}{self.routes_prefix}/refresh"
+        components.setdefault("securitySchemes", {})[OAUTH2_SCHEME] = {
+            "type": "oauth2",
+            "description": "The OAuth2 password grant at the login route, checked by `login.provide` hooks.",
+            "flows": {"password": flow},
+        }
+        if self.routes_prefix is not None:
+            schema.setdefault("paths", {}).update(self._route_paths(self.routes_prefix, error))
+        return schema
+
+    def _protect_operations(self, schema: dict[str, Any], error: type[BaseModel]) -> set[str]:
+        """Mark every operation that can answer 401/403; returns every scope named anywhere."""
+        paths = PathRules(self.protect, self.public_paths)
+        scope_rules = ScopeRules(self.required_scopes)
+        named: set[str] = set()
+        for path, item in schema.get("paths", {}).items():
+            protected = paths.is_protected(path)
+            required = list(scope_rules.required(path))
+            for method in _METHODS:
+                op = item.get(method)
+                if not isinstance(op, dict):
+                    continue
+                security: list[dict[str, list[str]]] = list(op.get("security", []))
+                declared = sorted({s for requirement in security for scopes in requirement.values() for s in scopes})
+                if not (protected or security):
+                    continue
+                wanted = sorted({*required, *declared})
+                named.update(wanted)
+                if not any(OAUTH2_SCHEME in requirement for requirement in security):
+                    security.append({OAUTH2_SCHEME: wanted})
+                op["security"] = security
+                responses = op.setdefault("responses", {})
+                responses.setdefault(
+                    "401",
+                    {
+                        **_json("No access token, or an invalid or expired one (RFC 6750 §3.1).", error),
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "description": 'The Bearer challenge: `Bearer realm="…"`, with `error` when one '
+                                "was sent.",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    },
+                )
+                if wanted:
+                    responses.setdefault(
+                        "403", _json("The access token lacks a required scope (`insufficient_scope`).", error)
+                    )
+        return named
+
+    def _route_paths(self, prefix: str, error: type[BaseModel]) -> dict[str, Any]:
+        tags = ["auth"]
+        bad = _json("A malformed request (`invalid_request`, naming the parameter).", error)
+        too_large = _json("The body is larger than `AUTHHOOKS_MAX_BODY_BYTES`.", error)
+        unsupported = _json("The body is neither JSON nor a form.", error)
+        common = {"400": bad, "413": too_large, "415": unsupported}
+        bearer_401 = _json("No access token, or an invalid one.", error)
+        return {
+            f"{prefix}/challenge": {
+                "post": {
+                    "tags": tags,
+                    "summary": "Issue a challenge to sign",
+                    "operationId": "authhooks_challenge",
+                    "requestBody": _body(AuthHooksChallengeRequest),
+                    "responses": {"200": _json("The challenge.", AuthHooksChallenge), **common},
+                }
+            },
+            f"{prefix}/login": {
+                "post": {
+                    "tags": tags,
+                    "summary": "Log in: the OAuth2 password grant, or a signed challenge",
+                    "description": "The password grant goes to the `login.provide` hooks as "
+                    '`auth.login(username, {"password": password}, scheme="password")`; a signed challenge to '
+                    "the built-in challenge-response provider. A failed login is 400 `invalid_grant` "
+                    "(RFC 6749 §5.2).",
+                    "operationId": "authhooks_login",
+                    "requestBody": _body(AuthHooksPasswordGrant, AuthHooksChallengeLogin),
+                    "responses": {
+                        "200": _json("The token pair (RFC 6749 §5.1).", AuthHooksTokenResponse),
+                        **common,
+                        "400": _json(
+                            "`invalid_grant` (the credentials did not prove the identity), "
+                            "`unsupported_grant_type` or `invalid_request`.",
+                            error,
+                        ),
+                    },
+                }
+            },
+            f"{prefix}/refresh": {
+                "post": {
+                    "tags": tags,
+                    "summary": "Rotate a refresh token into a new pair",
+                    "operationId": "authhooks_refresh",
+                    "requestBody": _body(AuthHooksRefreshRequest),
+                    "responses": {
+                        "200": _json("The new token pair.", AuthHooksTokenResponse),
+                        **common,
+                        "400": _json("`invalid_grant`: unknown, expired, revoked or reused.", error),
+                    },
+                }
+            },
+            f"{prefix}/logout": {
+                "post": {
+                    "tags": tags,
+                    "summary": "End the whole login of the presented access token",
+                    "operationId": "authhooks_logout",
+                    "security": [{OAUTH2_SCHEME: []}],
+                    "requestBody": _body(AuthHooksLogoutRequest, required=False),
+                    "responses": {"204": {"description": "Logged out."}, **common, "401": bearer_401},
+                }
+            },
+            f"{prefix}/revoke": {
+                "post": {
+                    "tags": tags,
+                    "summary": "Revoke a token (RFC 7009)",
+                    "operationId": "authhooks_revoke",
+                    "requestBody": _body(AuthHooksTokenRequest),
+                    "responses": {"200": {"description": "Revoked, or was never valid (RFC 7009 §2.2)."}, **common},
+                }
+            },
+            f"{prefix}/introspect": {
+                "post": {
+                    "tags": tags,
+                    "summary": "Introspect a token (RFC 7662)",
+                    "operationId": "authhooks_introspect",
+                    "security": [{OAUTH2_SCHEME: [self.introspect_scope] if self.introspect_scope else []}],
+                    "requestBody": _body(AuthHooksTokenRequest),
+                    "responses": {
+                        "200": _json("The introspection answer.", AuthHooksIntrospection),
+                        **common,
+                        "401": bearer_401,
+                        "403": _json("The caller lacks the introspection scope.", error),
+                    },
+                }
+            },
+            f"{prefix}/jwks.json": {
+                "get": {
+                    "tags": tags,
+                    "summary": "The public JWK Set (RFC 7517 §5)",
+                    "operationId": "authhooks_jwks",
+                    "responses": {"200": _json("The key set.", AuthHooksJWKS)},
+                }
+            },
+        }
