@@ -1,9 +1,11 @@
 """``AuthHooks``: the public object that holds the settings, the hooks, the store and the observers, and runs
 the flows (as a plain Python API, async here and blocking through :attr:`AuthHooks.sync`, and for the middleware).
 
-It is composed, not inherited: ``__init__`` builds the hook engine (registry, hook threads, background queue),
-the verifier registry, the store handle and the runtime the drivers use; the token layer is built on first use
-(it loads, or creates, keys). Every flow method is one line: it builds the flow (a generator function of
+It is composed, not inherited: ``__init__`` checks the settings (:func:`authhooks._checks.check_settings`: keys
+loaded, store URL, handlers file; a mistake is a ``ConfigurationError`` here, not at the first request), then
+builds the hook engine (registry, hook threads, background queue), the verifier registry, the store handle and the
+runtime the drivers use; the token layer is built on first use (from the keys loaded here, or the embedded
+default key, created then). Every flow method is one line: it builds the flow (a generator function of
 :mod:`authhooks.flows`, given one typed :class:`~authhooks.flows.deps.FlowDeps`) and hands it to a driver.
 """
 
@@ -18,9 +20,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from authhooks._checks import check_settings, quiet_if_uncaught
 from authhooks._sync import SyncAuthHooks
 from authhooks.config import Settings
-from authhooks.errors import AuthError, HookError
+from authhooks.errors import AuthError, ConfigurationError, HookError
 from authhooks.flows.authorize import authorize, required_tuple
 from authhooks.flows.challenge import Challenge, challenge, validate_subject
 from authhooks.flows.deps import Clock, FlowDeps
@@ -95,6 +98,13 @@ class AuthHooks:
 
     Every flow is an async method here and a blocking one on :attr:`sync` (``auth.sync.validate_token(token)``);
     the ``*_sync`` names of earlier releases still work for one release, with a ``DeprecationWarning``.
+
+    Raises:
+        ConfigurationError: a setting that cannot work — a malformed value, a weak ``AUTHHOOKS_SECRET``, an
+            unreadable or invalid key file, an unsupported ``AUTHHOOKS_STORE_URL`` scheme, an unreadable or
+            non-TOML handlers file — naming the variable and the reason. What needs the network or creates files
+            (the key set fetch, the store, the default key) is checked at start-up (:meth:`prepare` and the
+            middleware's lifespan) and by ``authhooks check``.
     """
 
     def __init__(
@@ -106,10 +116,17 @@ class AuthHooks:
         clock: Clock = time.time,
         **overrides: Any,
     ) -> None:
-        if settings is None:
-            settings = Settings.from_env(**overrides)
-        elif overrides:
-            settings = settings.replace(**overrides)
+        try:
+            if settings is None:
+                settings = Settings.from_env(**overrides)
+            elif overrides:
+                settings = settings.replace(**overrides)
+            # Every setting that can be checked without side effects, now: the keys are loaded (and kept for the
+            # token layer), the store URL and the handlers file checked; nothing is created or contacted.
+            self._keys = check_settings(settings)
+        except ConfigurationError as exc:
+            quiet_if_uncaught(exc)  # uncaught (an app module's `auth = AuthHooks()`): one line, no traceback
+            raise
         self.settings = settings
         self.clock = clock
         # The hook engine: points, registry, the bounded hook threads (and, in the runtime, the background queue).
@@ -186,7 +203,7 @@ class AuthHooks:
             with self._build_lock:
                 deps = self._deps
                 if deps is None:
-                    tokens = TokenService(self.settings, self.clock)
+                    tokens = TokenService(self.settings, self.clock, keys=self._keys)
                     tokens.subscribe(self.store)
                     self._tokens = tokens
                     deps = self._deps = FlowDeps(self.settings, tokens, self._verifiers, self.clock)

@@ -20,8 +20,21 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"authhooks {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    config = commands.add_parser("config", help="print the resolved settings (secrets masked)")
+    config = commands.add_parser(
+        "config", help="print the resolved settings (secrets masked); exit 2 when one cannot work, as AuthHooks() would"
+    )
     config.add_argument("--list", action="store_true", help="list every AUTHHOOKS_* variable with its default")
+    commands.add_parser(
+        "check",
+        help="the doctor: resolve settings, load keys, ping the store, fetch the key set, read the handlers file, "
+        "send a test span; one line per check, exit 1 on any failure",
+        description="Check the configuration the way the app will meet it, one line per check: settings (every "
+        "AUTHHOOKS_* variable parses), keys (secret strength, key files; the default key is not created), store "
+        "(URL scheme, then a ping; a SQLite file is not created), key set (fetched when AUTHHOOKS_JWKS_URL or "
+        "AUTHHOOKS_OIDC_ISSUER is set), handlers file (readable and valid TOML; its bindings are not checked: there "
+        "is no handlers loader yet), telemetry (a test span through OTEL_TRACES_EXPORTER, when set). Exit status 1 "
+        "when any check fails, else 0.",
+    )
     audit = commands.add_parser("audit", help="work with the keyed, hash-chained audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_commands.add_parser(
@@ -51,7 +64,21 @@ def _config(args: argparse.Namespace) -> int:
         value = getattr(settings, name)
         shown = ",".join(value) if isinstance(value, tuple) else value
         print(f"{variable}={'' if shown is None else shown}")
+    from authhooks._checks import check_settings
+
+    check_settings(settings)  # what AuthHooks() checks: a key, store URL or handlers file that cannot work → 2
     return 0
+
+
+def _check() -> int:
+    import asyncio
+
+    from authhooks._checks import doctor
+
+    checks = asyncio.run(doctor())
+    for check in checks:
+        print(check.line())
+    return 1 if any(check.status == "failed" for check in checks) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "config":
             return _config(args)
+        if args.command == "check":
+            return _check()
         if args.command == "audit":
             from authhooks.exporters.audit_verify import audit_verify_main
 

@@ -166,7 +166,9 @@ class Settings:
     max_body_bytes: int = _setting(65536, "Largest request body the auth routes read.", low=1, high=1 << 26)
     instrument_asgi: bool = _setting(False, "Wrap the app in opentelemetry-instrumentation-asgi.")
     strict_startup: bool = _setting(
-        False, "Fail the ASGI lifespan startup when preparing keys fails (default: log and go on)."
+        False,
+        "Fail the ASGI lifespan startup when a start-up check fails (store ping, keys, key set fetch); default: "
+        "log one line per failure and go on.",
     )
     # -- telemetry -----------------------------------------------------------------------------------------
     telemetry: bool = _setting(True, "Record flows and hook runs with the OpenTelemetry API.")

@@ -26,8 +26,10 @@ and the driver sends back what the step returned, or throws in what it raised. E
   flow it would stop has already happened.
 - **failures** (an exception, or an error the driver raises because it cannot run the hook: an async hook or
   condition under the sync driver) follow the hook's ``on_error`` policy: ``raise`` propagates it (unrecorded),
-  ``ignore`` logs the exception's type (never its message: it may quote a credential) and continues, ``deny``
-  logs it and stops the chain with :class:`~authhooks.errors.HookFailed` (503).
+  ``ignore`` logs it and continues, ``deny`` logs it and stops the chain with
+  :class:`~authhooks.errors.HookFailed` (503). The log line names the hook, the point, the exception's type and
+  its message passed through the redactor (:func:`authhooks._redact.scrub`, and opaque token-like runs masked:
+  a message may quote a credential, a nonce or a subject it was given), and the policy.
 - **timeouts**: a run of a hook that has a ``timeout`` which raises ``TimeoutError`` (the runner's
   :class:`~authhooks.hooks.runner.HookTimeout`) is a failure recorded as ``timeout``; under ``raise`` it
   propagates as a ``HookError`` that names the hook and its timeout. A hook without a timeout cannot time out:
@@ -53,10 +55,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Generator, Mapping
 from typing import Any, Final, Literal
 
+from authhooks._redact import REDACTED, scrub
 from authhooks.errors import Deny, HookError, HookFailed
 from authhooks.events import Decision
 from authhooks.hooks.observer import FlowRun, HookRecord, Observer
@@ -186,14 +190,13 @@ def _failed(h: HookImpl, exc: BaseException, timed_out: bool, policy: OnError, b
     out = Outcome(Decision.TIMEOUT if timed_out else Decision.ERROR)
     out.abandoned = bool(getattr(exc, "abandoned", False))
     out.error_type = "TimeoutError" if timed_out else type(exc).__name__
-    # Only the exception type is logged: a hook's message may quote a credential it was given.
     logger.warning(
         "%s %r at %s %s (%s); %s",
         "background hook" if background else "hook",
         h.name,
         h.point.name,
-        "timed out" if timed_out else "failed",
-        out.error_type,
+        f"timed out after {h.timeout}s" if timed_out else "failed",
+        out.error_type if timed_out else _described(exc),
         "ignored" if background else f"policy {policy}",
     )
     if policy == "deny":
@@ -204,6 +207,26 @@ def _failed(h: HookImpl, exc: BaseException, timed_out: bool, policy: OnError, b
             out.decision = Decision.SHADOW_DENY
             out.reason = "hook_timeout" if timed_out else "hook_error"
     return out
+
+
+_MESSAGE_LIMIT = 300
+
+
+# A run of 16 or more token characters holding both a letter and a digit: a nonce, a signature, a key subject, a
+# password a hook quoted from its inputs — what the redactor's patterns cannot recognise by shape.
+_OPAQUE = re.compile(
+    r"(?<![A-Za-z0-9_+/=-])(?=[A-Za-z0-9_+/=-]*[0-9])(?=[A-Za-z0-9_+/=-]*[A-Za-z])[A-Za-z0-9_+/=-]{16,}"
+)
+
+
+def _described(exc: BaseException) -> str:
+    """``Type: message`` on one line, the message through the redactor (a hook's message may quote a credential
+    it was given: :func:`~authhooks._redact.scrub`, then every opaque run of 16+ token characters is masked) and
+    cut at a few hundred characters."""
+    message = _OPAQUE.sub(REDACTED, scrub(" ".join(str(exc).split())))
+    if len(message) > _MESSAGE_LIMIT:
+        message = message[: _MESSAGE_LIMIT - 1] + "…"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def notify_observers(observers: tuple[Observer, ...], run: FlowRun, record: HookRecord) -> None:

@@ -42,7 +42,10 @@ __all__ = ["NO_RESULT", "dispatch_async", "dispatch_sync"]
 
 def _call_sync(h: HookImpl, values: dict[str, Any], ctx: HookContext) -> Any:
     if h.is_async:
-        raise HookError(f"async hook {h.name!r} at {h.point.name} cannot run under the sync driver")
+        raise HookError(
+            f"async hook {h.name!r} at {h.point.name} cannot run under the sync API (auth.sync / WSGI); "
+            "register a sync hook or call the async API"
+        )
     if h.timeout is None:  # inline, or timeouts turned off: nothing to bound, so no thread hop
         return h.call(values, ctx)
     return _runner(h).call_sync(h, values, ctx)
@@ -50,7 +53,10 @@ def _call_sync(h: HookImpl, values: dict[str, Any], ctx: HookContext) -> Any:
 
 def _check_sync(h: HookImpl, values: dict[str, Any], ctx: HookContext) -> Any:
     if h.condition_is_async:
-        raise HookError(f"async condition of hook {h.name!r} cannot run under the sync driver")
+        raise HookError(
+            f"async condition of hook {h.name!r} at {h.point.name} cannot run under the sync API (auth.sync / "
+            "WSGI); give it a sync condition or call the async API"
+        )
     assert h.condition is not None
     return h.condition(values, ctx)
 

@@ -24,8 +24,11 @@ A refusal is sent at once (RFC 6750 §3 / RFC 9457, :mod:`authhooks.middleware.r
 called; a refused WebSocket handshake is closed before ``accept`` with code 1008 (1011 for a fault). Exceptions
 raised by the app itself are never caught here.
 
-Lifespan: on ``lifespan.startup`` the middleware awaits ``auth.prepare()`` (prefetching keys) before the app
-starts; a failure is logged and, with ``strict_startup=True``, reported as ``lifespan.startup.failed``. After the
+Lifespan: on ``lifespan.startup``, before the app starts, the middleware checks what is reachable: the store
+answers a ping and ``auth.prepare()`` builds the token layer and fetches the remote key set
+(:func:`authhooks._checks.startup_problems`). Each failure is logged as one line naming the variable and the
+reason (never a secret); with ``strict_startup=True`` the app is not started and the server gets
+``lifespan.startup.failed`` (no traceback). After the
 app's shutdown it awaits ``auth.aclose()``, which drains background hooks, waits for running hooks, flushes and
 shuts down the telemetry authhooks created and closes the store, all within ``shutdown_timeout_seconds``. The
 telemetry is flushed once: only a handle that ``aclose`` left open (an ``auth`` of another kind) is flushed here,
@@ -63,6 +66,13 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _AUTHORIZATION = b"authorization"
+_STARTUP_FAILED = "authhooks: start-up checks failed (AUTHHOOKS_STRICT_STARTUP); the reasons are logged above"
+
+
+class _StartupRefused(Exception):
+    """Ends the app's lifespan when a strict start-up failed before the app was started."""
+
+
 _WS_REASONS = {400: "bad request", 401: "unauthorized", 403: "forbidden"}
 
 
@@ -276,34 +286,51 @@ class AuthHooksMiddleware:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         prepared = True
+        refused = False  # strict start-up failed: the app was never started and its messages are not the server's
 
         async def wrapped_receive() -> Message:
-            nonlocal prepared
+            nonlocal prepared, refused
             message = await receive()
             if message.get("type") == "lifespan.startup":
                 prepared = await self._startup()
+                if not prepared and self._strict:
+                    # Refused before the app starts: had it started, it would wait for a shutdown that never
+                    # comes, and the server would log its cancellation as a traceback.
+                    refused = True
+                    await send({"type": "lifespan.startup.failed", "message": _STARTUP_FAILED})
+                    raise _StartupRefused
             return message
 
         async def wrapped_send(message: Message) -> None:
-            kind = message.get("type")
-            if kind == "lifespan.startup.complete" and not prepared and self._strict:
-                message = {"type": "lifespan.startup.failed", "message": "authhooks: key prefetch failed"}
-            elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            if refused:
+                return
+            if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 await self._shutdown()
             await send(message)
 
-        await self.app(scope, wrapped_receive, wrapped_send)
+        try:
+            await self.app(scope, wrapped_receive, wrapped_send)
+        except _StartupRefused:
+            pass
+        except Exception:
+            if not refused:
+                raise
+        if refused:
+            await self._shutdown()
 
     async def _startup(self) -> bool:
-        prepare = getattr(self.auth, "prepare", None)
-        if prepare is None:
-            return True
+        """Check what is reachable (store ping, keys, key set fetch); log one line per failure; True when none."""
+        from authhooks._checks import startup_problems
+
         try:
-            await prepare()
-        except Exception as exc:
-            logger.warning("authhooks: key prefetch at startup failed with %s; keys load lazily", type(exc).__name__)
-            return False
-        return True
+            problems = await startup_problems(self.auth)
+        except Exception as exc:  # a stand-in auth, or a check that itself broke: still one line
+            problems = [f"{type(exc).__name__} during the start-up checks"]
+        level = logging.ERROR if self._strict else logging.WARNING
+        outcome = "start-up refused (strict_startup)" if self._strict else "serving anyway; requests may fail"
+        for problem in problems:
+            logger.log(level, "authhooks: start-up check failed: %s; %s", problem, outcome)
+        return not problems
 
     async def _shutdown(self) -> None:
         budget = float(getattr(getattr(self.auth, "settings", None), "shutdown_timeout_seconds", 5.0))

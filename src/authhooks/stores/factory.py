@@ -10,7 +10,7 @@ from authhooks.stores._url import mask_url
 from authhooks.stores.base import Store
 from authhooks.stores.memory import MemoryStore
 
-__all__ = ["check_store", "open_store"]
+__all__ = ["check_store", "check_store_url", "open_store"]
 
 _EXPECTED = "expected memory://, sqlite:///relative/path, sqlite:////absolute/path or redis[s]://host:port/db"
 
@@ -52,6 +52,40 @@ def open_store(url: str | None = None, settings: Settings | None = None) -> Stor
         from authhooks.stores.redis import RedisStore
 
         return RedisStore(url, prefix=settings.store_key_prefix, timeout=settings.store_timeout_seconds)
+    shown = f"{scheme!r}" if scheme else f"in {mask_url(url)!r}"
+    raise ConfigurationError(f"AUTHHOOKS_STORE_URL: unsupported store URL scheme {shown}; {_EXPECTED}")
+
+
+def check_store_url(url: str | None) -> None:
+    """Check a store URL's scheme and shape without opening anything (no file created, no server contacted).
+
+    ``None`` is the embedded default (SQLite in ``state_dir``) and always passes.
+
+    Raises:
+        ConfigurationError: naming ``AUTHHOOKS_STORE_URL`` and what was expected (never a password).
+    """
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a malformed port)
+    except ValueError:
+        raise ConfigurationError(f"AUTHHOOKS_STORE_URL: malformed URL {mask_url(url)}; {_EXPECTED}") from None
+    scheme = parts.scheme.lower()
+    if scheme == "memory":
+        return
+    if scheme == "sqlite":
+        from authhooks.stores.sqlite import path_from_url
+
+        path_from_url(url)
+        return
+    if scheme in ("redis", "rediss"):
+        if not parts.hostname and not parts.path.strip("/"):
+            raise ConfigurationError(f"AUTHHOOKS_STORE_URL: {mask_url(url)} names no host; {_EXPECTED}")
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise ConfigurationError(f"AUTHHOOKS_STORE_URL: the database of {mask_url(url)} must be a number")
+        return
     shown = f"{scheme!r}" if scheme else f"in {mask_url(url)!r}"
     raise ConfigurationError(f"AUTHHOOKS_STORE_URL: unsupported store URL scheme {shown}; {_EXPECTED}")
 

@@ -14,7 +14,7 @@ from authhooks.tokens.jwks import RemoteKeySet
 from authhooks.tokens.keys import Key
 from authhooks.tokens.keyset import KeySet
 
-__all__ = ["DEFAULT_KEY_FILENAME", "keys_from_settings", "load_or_create_default_key"]
+__all__ = ["DEFAULT_KEY_FILENAME", "keys_from_settings", "load_or_create_default_key", "remote_key_set_from_settings"]
 
 logger = logging.getLogger("authhooks")
 
@@ -143,20 +143,7 @@ def keys_from_settings(
         except ConfigurationError as exc:
             raise ConfigurationError(f"AUTHHOOKS_PUBLIC_KEY_FILE: {path}: {exc}") from None
         keys.append(key if key.signing_key is None else Key.from_crypto_key(key.verify_key, key.algorithms))
-    remote: RemoteKeySet | None = None
-    if settings.jwks_url is not None or settings.oidc_issuer is not None:
-        variable = "AUTHHOOKS_JWKS_URL" if settings.jwks_url is not None else "AUTHHOOKS_OIDC_ISSUER"
-        try:
-            remote = RemoteKeySet(
-                settings.jwks_url,
-                settings.oidc_issuer,
-                ttl=settings.jwks_ttl_seconds,
-                cooldown=settings.jwks_refetch_cooldown_seconds,
-                timeout=settings.jwks_timeout_seconds,
-                algorithms=algorithms or None,
-            )
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"{variable}: {exc}") from None
+    remote = remote_key_set_from_settings(settings)
     if not keys and remote is None and create_default:
         signing = load_or_create_default_key(settings.state_dir)
         keys.append(signing)
@@ -165,6 +152,28 @@ def keys_from_settings(
     except ConfigurationError as exc:
         raise ConfigurationError(f"AUTHHOOKS_PUBLIC_KEY_FILE: {exc}") from None
     return signing, keyset, remote
+
+
+def remote_key_set_from_settings(settings: Any) -> RemoteKeySet | None:
+    """The :class:`RemoteKeySet` of ``jwks_url`` / ``oidc_issuer`` (not fetched here), or ``None`` when neither is set.
+
+    Raises:
+        ConfigurationError: naming the variable, for a URL that may not serve keys.
+    """
+    if settings.jwks_url is None and settings.oidc_issuer is None:
+        return None
+    variable = "AUTHHOOKS_JWKS_URL" if settings.jwks_url is not None else "AUTHHOOKS_OIDC_ISSUER"
+    try:
+        return RemoteKeySet(
+            settings.jwks_url,
+            settings.oidc_issuer,
+            ttl=settings.jwks_ttl_seconds,
+            cooldown=settings.jwks_refetch_cooldown_seconds,
+            timeout=settings.jwks_timeout_seconds,
+            algorithms=tuple(settings.algorithms) or None,
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{variable}: {exc}") from None
 
 
 def _unique(keys: list[Key]) -> list[Key]:

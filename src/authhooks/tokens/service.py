@@ -52,15 +52,26 @@ class TokenService:
     Args:
         settings: where keys, issuer, audience, lifetimes and limits come from.
         clock: the wall clock (Unix seconds) of the issuer, the claims checks and the cache.
+        keys: what :func:`~authhooks.tokens.loading.keys_from_settings` returned for ``settings`` (loaded when
+            ``AuthHooks`` was built, so they are not read twice); ``None`` loads them here, creating the embedded
+            default key when nothing is configured.
 
     Raises:
         ConfigurationError: unreadable or weak keys, naming the variable.
     """
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        *,
+        keys: tuple[Key | None, KeySet | None, RemoteKeySet | None] | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
-        signing, keyset, remote = keys_from_settings(settings, create_default=True)
+        if keys is None or all(part is None for part in keys):
+            keys = keys_from_settings(settings, create_default=True)
+        signing, keyset, remote = keys
         self.remote: RemoteKeySet | None = remote
         self.issuer: TokenIssuer | None = None
         if signing is not None:
@@ -71,10 +82,10 @@ class TokenService:
                 access_ttl=settings.access_ttl_seconds,
                 clock=clock,
             )
-        keys: list[Key] = list(keyset) if keyset is not None else []
-        if signing is not None and signing.kid not in {k.kid for k in keys}:
-            keys.insert(0, signing)
-        self.keys = KeySet(keys)
+        local: list[Key] = list(keyset) if keyset is not None else []
+        if signing is not None and signing.kid not in {k.kid for k in local}:
+            local.insert(0, signing)
+        self.keys = KeySet(local)
         self.policy = ClaimsPolicy.from_settings(settings, clock=clock)
         self.validator = TokenValidator(self.keys, self.policy, max_bytes=settings.max_token_bytes)
         self.cache = ValidatedTokenCache(settings.token_cache_size, leeway=settings.leeway_seconds, clock=clock)
