@@ -426,6 +426,7 @@ class AuthHooks:
         expire_minutes: float | None = None,
         *,
         metadata: Mapping[str, Any] | None = None,
+        scheme: str | None = None,
         request: RequestInfo | None = None,
     ) -> Challenge:
         """Issue a one-time challenge for ``subject`` to sign (the ``challenge`` flow; Evrmore's name).
@@ -436,16 +437,19 @@ class AuthHooks:
             expire_minutes: lifetime in minutes, in ``(0, 1440]``; default ``settings.challenge_ttl_seconds``.
                 ``challenge.pre`` hooks may change it (and ``subject``, ``metadata``) or deny.
             metadata: JSON-able data kept with the challenge (at most 4 KiB).
+            scheme: the signature scheme the subject will sign with (``ed25519``…); when given, ``subject`` must
+                be a key identity of that scheme and the challenge names its canonical form.
             request: the HTTP request behind the call, for hooks.
 
         Returns:
             The stored :class:`~authhooks.flows.challenge.Challenge`; give the client its ``to_dict()``.
 
         Raises:
-            InvalidRequest: a malformed subject, expiry or metadata.
+            InvalidRequest: a malformed subject (or one that is not a key of ``scheme``), an unsupported
+                ``scheme``, a malformed expiry or metadata.
             Deny: a ``challenge.pre`` hook denied (rate limiting).
         """
-        return await self.run_flow(challenge(self.deps, subject, expire_minutes, metadata), request)
+        return await self.run_flow(challenge(self.deps, subject, expire_minutes, metadata, scheme), request)
 
     async def verify_signature(
         self,

@@ -53,10 +53,12 @@ class SyncAuthHooks:
         expire_minutes: float | None = None,
         *,
         metadata: Mapping[str, Any] | None = None,
+        scheme: str | None = None,
         request: RequestInfo | None = None,
     ) -> Challenge:
         """Blocking :meth:`AuthHooks.generate_challenge`."""
-        return self._auth.run_flow_sync(challenge(self._auth.deps, subject, expire_minutes, metadata), request)
+        call = challenge(self._auth.deps, subject, expire_minutes, metadata, scheme)
+        return self._auth.run_flow_sync(call, request)
 
     def verify_signature(
         self,

@@ -1,7 +1,8 @@
 """``authhooks demo``: a small FastAPI app behind the middleware, to try the flows and watch the hooks decide.
 
-- ``authhooks demo`` serves it on http://127.0.0.1:8000 until Ctrl-C, with the compact console telemetry (one
-  line per flow with its hook decisions), and prints how to try it.
+- ``authhooks demo`` serves it on http://127.0.0.1:8000 (a free port when 8000 is taken; ``--port`` to choose)
+  until Ctrl-C, with the compact console telemetry (one line per flow with its hook decisions; set
+  ``OTEL_TRACES_EXPORTER`` and the other ``OTEL_*`` variables to export elsewhere), and prints how to try it.
 - ``authhooks demo --walkthrough`` starts it on a free port (or ``--port``) in this process and walks through
   every flow with an httpx client, printing each step; the exit status is 0 when every step answered as
   expected.
@@ -26,7 +27,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the authhooks demo app, or walk through its flows with a scripted client.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to listen on; 0 picks a free one (default: a free one for --walkthrough; else 8000, or a free "
+        "one when 8000 is taken)",
+    )
     parser.add_argument(
         "--walkthrough",
         action="store_true",
@@ -61,7 +68,7 @@ def demo_main(argv: list[str] | None = None) -> int:
         if args.walkthrough:
             from authhooks.demo.walkthrough import run_walkthrough
 
-            return run_walkthrough(args.host, args.port)
+            return run_walkthrough(args.host, 0 if args.port is None else args.port)
         from authhooks.demo.serve import serve
 
         return serve(args.host, args.port)
@@ -69,5 +76,6 @@ def demo_main(argv: list[str] | None = None) -> int:
         print(f"authhooks demo: configuration error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"authhooks demo: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{args.host}:{args.port}" if args.port is not None else args.host
+        print(f"authhooks demo: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -9,7 +9,8 @@ Routes:
 
 Everything uses the embedded defaults: an Ed25519 signing key generated in the state directory
 (``AUTHHOOKS_STATE_DIR``, default ``./.authhooks``), the SQLite store there, and, when serving, the compact
-console telemetry (one line per flow with its hook decisions).
+console telemetry (one line per flow with its hook decisions) unless ``OTEL_TRACES_EXPORTER`` names exporters
+(then the standard ``OTEL_*`` variables configure it).
 
 The hooks show the four things a hook can do:
 
@@ -23,6 +24,7 @@ The hooks show the four things a hook can do:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -127,8 +129,8 @@ def create_app(
     Args:
         auth: the instance to use (its hooks are left as they are); by default :func:`create_auth`.
         challenge_limit: the rate limit of the default instance's ``challenge.pre`` hook.
-        telemetry: set up the compact console telemetry (``authhooks.telemetry.setup(exporter="compact")``)
-            when the app starts, and flush it when it stops.
+        telemetry: set up telemetry when the app starts, and flush it when it stops: what ``OTEL_*`` asks for
+            when ``OTEL_TRACES_EXPORTER`` is set, else the compact console lines (:func:`demo_exporter`).
 
     Returns:
         the FastAPI app, wrapped in the middleware; ``app.state.auth`` is the :class:`~authhooks.AuthHooks`.
@@ -191,9 +193,17 @@ def create_app(
     return app
 
 
+def demo_exporter(environ: Mapping[str, str] | None = None) -> str | None:
+    """The span exporter the demo asks for: ``"compact"`` when ``OTEL_TRACES_EXPORTER`` is unset or empty, else
+    ``None`` so that the ``OTEL_*`` variables decide (``otlp``, ``zipkin``, ``console``, ``none``…)."""
+    env = os.environ if environ is None else environ
+    return None if env.get("OTEL_TRACES_EXPORTER", "").strip() else "compact"
+
+
 def _setup_telemetry(auth: AuthHooks) -> Any:
-    """Set up the compact console exporter (kept on ``auth.telemetry_handle``, flushed at shutdown)."""
-    handle = auth.setup_telemetry(exporter="compact")
+    """Set up the telemetry the environment asks for, compact console lines by default (:func:`demo_exporter`);
+    the handle is kept on ``auth.telemetry_handle`` and flushed at shutdown."""
+    handle = auth.setup_telemetry(exporter=demo_exporter())
     if not handle.installed:
         print("authhooks demo: a tracer provider is already installed; telemetry goes there")
     return handle

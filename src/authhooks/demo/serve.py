@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-__all__ = ["serve", "try_it"]
+__all__ = ["DEFAULT_PORT", "serve", "try_it"]
 
 
 def try_it(url: str) -> str:
@@ -30,18 +30,33 @@ API docs: {url}/docs
 """
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> int:
-    """Serve the demo app (compact console telemetry on) on ``host:port`` until Ctrl-C; return 0.
+DEFAULT_PORT = 8000
+
+
+def serve(host: str = "127.0.0.1", port: int | None = None) -> int:
+    """Serve the demo app (telemetry on, :func:`~authhooks.demo.app.demo_exporter`) on ``host:port`` until
+    Ctrl-C; return 0.
+
+    Args:
+        host: the interface.
+        port: the port (``0``: a free one); ``None`` tries 8000 and takes a free port when 8000 is taken.
 
     Raises:
-        OSError: the address cannot be bound.
+        OSError: the address cannot be bound (a given port that is taken).
         ConfigurationError: the ``AUTHHOOKS_*`` settings are invalid.
     """
     from authhooks.demo._server import bind, run_server
     from authhooks.demo.app import create_app
 
     app = create_app(telemetry=True)
-    sock = bind(host, port)
+    if port is None:
+        try:
+            sock = bind(host, DEFAULT_PORT)
+        except OSError:
+            print(f"authhooks demo: port {DEFAULT_PORT} is taken; using a free port", flush=True)
+            sock = bind(host, 0)
+    else:
+        sock = bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     print(try_it(f"http://{shown}:{bound_port}"), flush=True)

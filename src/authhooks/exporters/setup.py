@@ -13,9 +13,12 @@ Configuration is the standard OpenTelemetry environment (spec ``sdk-environment-
 - ``OTEL_SDK_DISABLED=true``: nothing is installed.
 - ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES``: the resource; without a service name,
   ``Settings.service_name`` is used.
-- ``OTEL_TRACES_EXPORTER``: comma list of ``console``, ``otlp``, ``compact`` (the authhooks one-line console
-  exporter) or ``none``. Unset means ``none``, as in the Python SDK without a distro (the spec default ``otlp``
-  is what ``opentelemetry-distro`` sets); the ``exporter=`` argument wins over the variable.
+- ``OTEL_TRACES_EXPORTER``: comma list of ``console``, ``otlp``, ``zipkin`` (needs
+  ``opentelemetry-exporter-zipkin-proto-http`` or ``-zipkin-json``, else a
+  :class:`~authhooks.errors.ConfigurationError` naming the package; endpoint from
+  ``OTEL_EXPORTER_ZIPKIN_ENDPOINT``), ``compact`` (the authhooks one-line console exporter) or ``none``. Unset
+  means ``none``, as in the Python SDK without a distro (the spec default ``otlp`` is what
+  ``opentelemetry-distro`` sets); the ``exporter=`` argument wins over the variable.
 - ``OTEL_METRICS_EXPORTER``: ``console``, ``otlp`` or ``none`` (unset: ``none``); without a metrics exporter no
   meter provider is installed.
 - ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`` /
@@ -23,7 +26,8 @@ Configuration is the standard OpenTelemetry environment (spec ``sdk-environment-
   ``opentelemetry-exporter-otlp-proto-grpc`` package, else a :class:`~authhooks.errors.ConfigurationError`
   naming the variable). Endpoints, headers, timeouts and ``OTEL_BSP_*`` are read by the SDK itself.
 
-OTLP spans go through a ``BatchSpanProcessor``; console spans through a ``SimpleSpanProcessor`` (printed at once).
+OTLP and Zipkin spans go through a ``BatchSpanProcessor``; console spans through a ``SimpleSpanProcessor``
+(printed at once).
 :func:`setup` also installs the :class:`~authhooks._redact.RedactingFilter` on the ``authhooks`` loggers.
 The SDK is imported only when :func:`setup` runs.
 """
@@ -54,7 +58,10 @@ if TYPE_CHECKING:
 
 __all__ = ["TelemetryHandle", "setup"]
 
-_TRACE_EXPORTERS = frozenset({"console", "otlp", "compact", "none"})
+_TRACE_EXPORTERS = frozenset({"console", "otlp", "zipkin", "compact", "none"})
+_ZIPKIN_MODULES = ("opentelemetry.exporter.zipkin.proto.http", "opentelemetry.exporter.zipkin.json")
+"""Where a Zipkin ``ZipkinExporter`` may live, preferred first (the packages
+``opentelemetry-exporter-zipkin-proto-http`` and ``-zipkin-json``; ``opentelemetry-exporter-zipkin`` has both)."""
 _METRIC_EXPORTERS = frozenset({"console", "otlp", "none"})
 _PROTOCOLS = ("http/protobuf", "grpc")
 
@@ -230,8 +237,29 @@ def _grpc_missing(variable: str) -> ConfigurationError:
     )
 
 
+def _zipkin_module() -> str:
+    """The first importable Zipkin exporter module.
+
+    Raises:
+        ConfigurationError: neither package is installed (the message names them).
+    """
+    for module in _ZIPKIN_MODULES:
+        try:
+            if importlib.util.find_spec(module) is not None:
+                return module
+        except ImportError:  # not even the parent package
+            continue
+    raise ConfigurationError(
+        "OTEL_TRACES_EXPORTER=zipkin needs the opentelemetry-exporter-zipkin-proto-http package "
+        "(pip install opentelemetry-exporter-zipkin-proto-http) or opentelemetry-exporter-zipkin-json"
+    )
+
+
 def _span_exporter(name: str, environ: Mapping[str, str]) -> tuple[SpanExporter, bool]:
     """The exporter and whether it is batched."""
+    if name == "zipkin":  # reads OTEL_EXPORTER_ZIPKIN_ENDPOINT and OTEL_EXPORTER_ZIPKIN_TIMEOUT itself
+        zipkin_exporter: SpanExporter = importlib.import_module(_zipkin_module()).ZipkinExporter()
+        return zipkin_exporter, True
     if name == "compact":
         from authhooks.exporters.console import CompactConsoleSpanExporter
 
@@ -304,7 +332,7 @@ def setup(
         A handle owning what was installed (possibly nothing); call ``shutdown()`` when the app stops.
 
     Raises:
-        ConfigurationError: an unknown exporter name or protocol, or ``grpc`` without its package.
+        ConfigurationError: an unknown exporter name or protocol, or ``grpc`` or ``zipkin`` without its package.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     install_redacting_filter()
@@ -319,6 +347,8 @@ def setup(
         trace_names = _names(source, "OTEL_TRACES_EXPORTER", _TRACE_EXPORTERS)
         if "otlp" in trace_names:
             _check_protocol(env, "TRACES")  # fail early, even when nothing gets installed
+        if "zipkin" in trace_names:
+            _zipkin_module()  # the same: a missing package is named before anything is installed
     else:
         given.append((exporter, False))
     metric_names = _names(env, "OTEL_METRICS_EXPORTER", _METRIC_EXPORTERS)

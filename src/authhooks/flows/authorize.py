@@ -8,6 +8,9 @@
    A permission nobody grants is refused: authorization fails closed.
 3. ``authorize.post`` (granted) or ``authorize.failed`` (denied, with ``reason``), then the principal is
    returned or :class:`~authhooks.errors.InsufficientScope` (403, RFC 6750 §3.1) is raised.
+
+The required scopes (as a hook left them) are noted for observers: telemetry writes them on the ``authorize``
+span as ``authhooks.authorize.required_scopes``.
 """
 
 from __future__ import annotations
@@ -67,13 +70,15 @@ def authorize(principal: Principal, required_scopes: tuple[str, ...], permission
         "granted": False,
     }
     try:
-        yield Note(subject=principal.subject)
+        yield Note(subject=principal.subject, details={"required_scopes": required_scopes})
         yield RunHooks(_PRE, values)
         try:
             required = required_tuple(values["required_scopes"])
         except TypeError as exc:
             raise HookError(f"an authorize.pre hook set invalid required_scopes: {exc}") from None
         values["required_scopes"] = required
+        if required != required_scopes:  # a hook changed them: observers see the scopes actually checked
+            yield Note(details={"required_scopes": required})
         if values["granted"] is True:
             granted, reason = True, None
         elif not principal.has_scopes(required):

@@ -186,16 +186,28 @@ def _metadata(value: object, error: type[Exception]) -> dict[str, Any]:
 
 @flow(Flow.CHALLENGE)
 def challenge(
-    deps: FlowDeps, subject: str, expire_minutes: float | None, metadata: Mapping[str, Any] | None
+    deps: FlowDeps,
+    subject: str,
+    expire_minutes: float | None,
+    metadata: Mapping[str, Any] | None,
+    scheme: str | None = None,
 ) -> FlowGen[Challenge]:
     """The ``challenge`` flow: validate, run ``challenge.pre``, store the challenge, run ``challenge.post``.
 
+    With a ``scheme``, the subject must be a key identity of that scheme (its verifier's ``normalize_subject``)
+    and the challenge is issued for its canonical form, so a subject that can never sign is refused now rather
+    than at login.
+
     Raises:
-        InvalidRequest: a malformed subject, expiry (not in ``(0, 1440]`` minutes) or metadata.
+        InvalidRequest: a malformed subject (reason ``invalid_subject``, also for a subject that is not a key of
+            ``scheme``), an unknown ``scheme`` (``unsupported_scheme``), a malformed expiry (not in ``(0, 1440]``
+            minutes) or metadata.
         HookError: a ``challenge.pre`` hook set an invalid subject, expiry or metadata.
         Deny: a ``challenge.pre`` hook denied (rate limiting).
     """
     subject = validate_subject(subject)
+    if scheme is not None:
+        subject = deps.verifiers.get(scheme).normalize_subject(subject)
     yield Note(subject=subject)
     if expire_minutes is None:
         expire_minutes = deps.settings.challenge_ttl_seconds / 60.0

@@ -24,7 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from authhooks.errors import AuthError, Deny, HookFailed
+from authhooks.errors import (
+    AuthError,
+    ConfigurationError,
+    Deny,
+    HookError,
+    HookFailed,
+    KeySetUnavailableError,
+    StoreError,
+)
 from authhooks.events import Outcome
 from authhooks.flows.effects import Call, FlowCall, Note, RunHooks, StoreCall, SubFlow
 from authhooks.hooks.background import BackgroundQueue
@@ -34,7 +42,7 @@ from authhooks.hooks.observer import FlowRun, Observer
 from authhooks.hooks.registry import Registry
 from authhooks.stores.base import Store
 
-__all__ = ["Runtime", "run_async", "run_sync", "shortcut"]
+__all__ = ["Runtime", "fault_reason", "run_async", "run_sync", "shortcut"]
 
 logger = logging.getLogger("authhooks.flows")
 
@@ -107,6 +115,24 @@ def _start(rt: Runtime, flow: str, ctx: HookContext, parent: FlowRun | None) -> 
     return run
 
 
+_FAULT_REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (KeySetUnavailableError, "key_set_unavailable"),
+    (StoreError, "store_unavailable"),
+    (HookError, "hook_error"),  # before ConfigurationError, its base
+    (ConfigurationError, "configuration_error"),
+)
+"""Faults by class, first match wins: the same words as telemetry's ``error.type``."""
+
+
+def fault_reason(exc: BaseException) -> str:
+    """The snake_case ``reason`` of a flow that ended in a fault (never a class name: reasons stay
+    low-cardinality and in one style); ``internal_error`` for anything unforeseen."""
+    for kind, reason in _FAULT_REASONS:
+        if isinstance(exc, kind):
+            return reason
+    return "internal_error"
+
+
 def _end(rt: Runtime, run: FlowRun, exc: BaseException | None) -> None:
     if exc is not None:
         if isinstance(exc, Deny):
@@ -117,7 +143,7 @@ def _end(rt: Runtime, run: FlowRun, exc: BaseException | None) -> None:
             run.outcome, run.reason = Outcome.FAILURE, exc.reason
         else:
             run.outcome, run.fault = Outcome.FAILURE, exc
-            run.reason = run.reason or type(exc).__name__
+            run.reason = run.reason or fault_reason(exc)
     elif run.outcome is Outcome.NONE and not run.state.get("noted"):
         run.outcome = Outcome.SUCCESS
     run.duration = time.perf_counter() - run.started
@@ -138,6 +164,8 @@ def _note(run: FlowRun | None, eff: Note) -> None:
         run.reason = eff.reason
     if eff.subject is not None:
         run.subject = eff.subject
+    if eff.details:
+        run.details = {**run.details, **eff.details} if run.details else dict(eff.details)
 
 
 def shortcut(rt: Runtime, call: FlowCall[T], nested: bool = False) -> T | None:

@@ -13,7 +13,7 @@ a note, anything at all in a whole flow) is decided by the driver alone, from th
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, Union, overload
 
@@ -63,11 +63,16 @@ class SubFlow:
 
 @dataclass(slots=True)
 class Note:
-    """Tell observers how the flow is going: its outcome, reason or subject (no I/O; sends back ``None``)."""
+    """Tell observers how the flow is going: its outcome, reason or subject (no I/O; sends back ``None``).
+
+    ``details`` are low-cardinality facts of the run (``{"required_scopes": ("admin",)}`` for ``authorize``),
+    merged into ``run.details``; telemetry records the ones ``telemetry/names.py`` declares.
+    """
 
     outcome: Outcome | None = None
     reason: str | None = None
     subject: str | None = None
+    details: Mapping[str, Any] | None = None
 
 
 Effect = Union[RunHooks, StoreCall, Call, SubFlow, Note]  # noqa: UP007 - a runtime alias under Python 3.10

@@ -65,6 +65,7 @@ class FlowRun:
         hooks: the decision trail: every hook record of this run, in order.
         started: ``time.perf_counter()`` at start.
         duration: seconds, set when the flow ends.
+        details: low-cardinality facts the flow noted (``required_scopes`` for ``authorize``), else ``None``.
     """
 
     flow: str
@@ -78,6 +79,7 @@ class FlowRun:
     state: dict[Any, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     duration: float = 0.0
+    details: dict[str, Any] | None = None
     observers: tuple[Any, ...] = field(default=(), repr=False)
     """The observers watching this run (those active when it started)."""
 

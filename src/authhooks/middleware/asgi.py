@@ -21,8 +21,10 @@ Per HTTP/WebSocket request, in order:
    the app.
 
 A refusal is sent at once (RFC 6750 §3 / RFC 9457, :mod:`authhooks.middleware.responses`) and the app is not
-called; a refused WebSocket handshake is closed before ``accept`` with code 1008 (1011 for a fault). Exceptions
-raised by the app itself are never caught here.
+called; one that no flow judged (no or a malformed ``Authorization`` header, a malformed path) is first reported
+to the observers as a failed ``validate_token`` run with its reason, so every refused request has a span; a
+refused WebSocket handshake is closed before ``accept`` with code 1008 (1011 for a fault). Exceptions raised by
+the app itself are never caught here.
 
 Lifespan: on ``lifespan.startup``, before the app starts, the middleware checks what is reachable: the store
 answers a ping and ``auth.prepare()`` builds the token layer and fetches the remote key set
@@ -42,7 +44,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from authhooks.errors import ConfigurationError, InvalidRequest, MissingCredentials
+from authhooks.errors import AuthError, ConfigurationError, InvalidRequest, MissingCredentials
+from authhooks.flows.refused import refused_request
 from authhooks.hooks.deadlines import run_in_thread
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
@@ -50,7 +53,7 @@ from authhooks.middleware.paths import PathRules, ScopeRules, path_forms, path_i
 from authhooks.middleware.responses import Prepared, Responses, send_prepared
 from authhooks.middleware.routes import AuthRoutes
 from authhooks.middleware.scope import FlowAPI, request_info, set_anonymous, set_principal
-from authhooks.records import Principal
+from authhooks.records import Principal, RequestInfo
 
 if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
@@ -170,9 +173,8 @@ class AuthHooksMiddleware:
         self._scopes = ScopeRules(required_scopes or {})
         self._optional = settings.optional_auth
         self._responses = Responses(settings.effective_realm, settings.error_format)
-        self._bad_path = self._responses.error(
-            InvalidRequest("The request path is not acceptable.", reason="malformed_path"), challenge=False
-        )
+        self._bad_path_error = InvalidRequest("The request path is not acceptable.", reason="malformed_path")
+        self._bad_path = self._responses.error(self._bad_path_error, challenge=False)
         self._routes: AuthRoutes | None = None
         self._route_paths: frozenset[str] = frozenset()
         if settings.routes:
@@ -228,6 +230,7 @@ class AuthHooksMiddleware:
             await self._routes.serve(path, scope, receive, send)
             return
         if not path_is_safe(path):
+            await self._observe_refusal(self._bad_path_error, request_info(scope))
             await self._refuse(scope, send, self._bad_path)
             return
         # Judged as given (as Starlette routes it) and with runs of "/" collapsed (as some servers do): fail closed.
@@ -239,9 +242,11 @@ class AuthHooksMiddleware:
             return
         info = request_info(scope)
         principal: Principal | None = None
+        judged = False  # whether a flow saw the request (else a refusal is reported by _observe_refusal)
         try:
             token = parse_authorization([v for k, v in scope["headers"] if k == _AUTHORIZATION])
             if token is not None:
+                judged = True
                 principal = await self._api.validate_token(token, request=info)
             elif not self._optional:
                 raise MissingCredentials()
@@ -254,9 +259,13 @@ class AuthHooksMiddleware:
         except MissingCredentials as exc:
             # Optional auth: no credential, or one of another scheme, is anonymous (unless scopes are required).
             if not (self._optional and exc.reason == "unsupported_scheme" and not self._scopes.required(*forms)):
+                if not judged:
+                    await self._observe_refusal(exc, info)
                 await self._refuse(scope, send, self._responses.for_exception(exc))
                 return
         except Exception as exc:
+            if not judged and isinstance(exc, AuthError):
+                await self._observe_refusal(exc, info)
             await self._refuse(scope, send, self._responses.for_exception(exc))
             return
         if principal is None:
@@ -273,6 +282,18 @@ class AuthHooksMiddleware:
                 await observer.run(route, self.app, scope, receive, send, scope["authhooks"]["request"])
                 return
         await self.app(scope, receive, send)
+
+    async def _observe_refusal(self, error: AuthError, info: RequestInfo) -> None:
+        """Report a refusal no flow judged (missing or malformed credentials, a malformed path) as a failed
+        ``validate_token`` run with the refusal's reason, so telemetry and the audit log see every refused
+        request (:mod:`authhooks.flows.refused`). An ``auth`` without ``run_flow`` is left unobserved."""
+        run_flow = getattr(self.auth, "run_flow", None)
+        if run_flow is None:
+            return
+        try:
+            await run_flow(refused_request(error), info)
+        except Exception:
+            logger.exception("authhooks: reporting a refused request to the observers failed")
 
     async def _refuse(self, scope: Scope, send: Send, response: Prepared) -> None:
         if scope["type"] == "websocket":

@@ -3,7 +3,7 @@
 ================================ ====== ==================================================================
 route                            method what
 ================================ ====== ==================================================================
-``{prefix}/challenge``           POST   ``subject`` → 200 challenge JSON (public)
+``{prefix}/challenge``           POST   ``subject``, ``scheme``? → 200 challenge JSON (public)
 ``{prefix}/login``               POST   the OAuth2 password grant (RFC 6749 §4.3.2: ``grant_type=password``,
                                         ``username``, ``password``, ``scope``?, ``scheme``? default
                                         ``password``) or a signed challenge (``subject``, ``challenge``,
@@ -144,7 +144,7 @@ class AuthRoutes:
         self._timeout = body_timeout
         self._introspect_scope = (introspect_scope,) if introspect_scope else ()
         token = max_token_bytes
-        self._challenge_fields = (Field("subject", max_length=512),)
+        self._challenge_fields = (Field("subject", max_length=512), Field("scheme", required=False, max_length=64))
         self._login_api = api if isinstance(api, LoginAPI) else None
         self._login_fields = (
             Field("grant_type", required=False, max_length=64),
@@ -216,7 +216,8 @@ class AuthRoutes:
 
     async def _challenge(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:
         fields = await self._fields(scope, receive, self._challenge_fields)
-        challenge = await self._api.generate_challenge(fields["subject"], request=info)
+        # With a scheme, the subject must be a key of it (400 invalid_request naming the subject otherwise).
+        challenge = await self._api.generate_challenge(fields["subject"], scheme=fields.get("scheme"), request=info)
         data = challenge.to_dict() if hasattr(challenge, "to_dict") else dict(challenge)
         return json_response(200, data)
 

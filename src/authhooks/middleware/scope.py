@@ -176,7 +176,12 @@ class FlowAPI(Protocol):
     ) -> Principal: ...
 
     async def generate_challenge(
-        self, subject: str, expire_minutes: int | None = None, *, request: RequestInfo | None = None
+        self,
+        subject: str,
+        expire_minutes: int | None = None,
+        *,
+        scheme: str | None = None,
+        request: RequestInfo | None = None,
     ) -> Any: ...
 
     async def authenticate(

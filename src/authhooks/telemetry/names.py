@@ -47,6 +47,9 @@ key                             on          value
                                 metrics
 =============================== =========== ===========================================================
 
+Flow details (:data:`DETAIL_ATTRIBUTES`): ``authhooks.authorize.required_scopes`` on ``authorize`` spans, the
+scopes the request needed (a string array, as checked after ``authorize.pre`` hooks).
+
 Metrics (never with a subject, token or other unbounded attribute):
 
 ================================ ============ ============== =================================================
@@ -79,6 +82,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ATTR_AUTHORIZE_REQUIRED_SCOPES",
     "ATTR_DENIED_BY",
     "ATTR_ERROR_TYPE",
     "ATTR_FLOW",
@@ -96,6 +100,7 @@ __all__ = [
     "ATTR_REASON",
     "ATTR_SUBJECT",
     "ATTR_SUBJECT_HASH",
+    "DETAIL_ATTRIBUTES",
     "DURATION_BUCKETS",
     "ERROR_CONFIGURATION",
     "ERROR_HOOK",
@@ -148,6 +153,7 @@ ATTR_HOOKS_FAILED: Final = "authhooks.hooks.failed"
 ATTR_DENIED_BY: Final = "authhooks.denied_by"
 ATTR_SUBJECT: Final = "authhooks.subject"
 ATTR_SUBJECT_HASH: Final = "authhooks.subject.hash"
+ATTR_AUTHORIZE_REQUIRED_SCOPES: Final = "authhooks.authorize.required_scopes"
 ATTR_HOOK_NAME: Final = "authhooks.hook.name"
 ATTR_HOOK_POINT: Final = "authhooks.hook.point"
 ATTR_HOOK_STAGE: Final = "authhooks.hook.stage"
@@ -157,6 +163,9 @@ ATTR_HOOK_ENFORCED: Final = "authhooks.hook.enforced"
 ATTR_HOOK_BACKGROUND: Final = "authhooks.hook.background"
 ATTR_ERROR_TYPE: Final = "error.type"
 """The semantic-convention ``error.type`` (set only on faults; values in :data:`ERROR_TYPES`)."""
+
+DETAIL_ATTRIBUTES: Final = {("authorize", "required_scopes"): ATTR_AUTHORIZE_REQUIRED_SCOPES}
+"""Which details a flow notes (``run.details``) become span attributes, by ``(flow, detail)``."""
 
 # -- metrics -------------------------------------------------------------------------------------------------
 

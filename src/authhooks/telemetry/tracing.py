@@ -22,8 +22,10 @@ installed every call lands on a no-op tracer and meter. Names are those of :mod:
   Metrics are recorded in every mode: a flow's own hook runs all at once when it ends (one lock for the
   tallies), background runs as they are reported.
 - ``flow_ended``: records the flow's metrics, sets outcome, reason, hook counts, the subject (only as allowed
-  by ``record_subject`` / ``record_subject_hashed``), status ``Error`` + ``error.type`` for faults only (see
-  :mod:`authhooks.telemetry.faults`), ends the span and restores the previous context.
+  by ``record_subject`` / ``record_subject_hashed``), the declared details the flow noted (an ``authorize``
+  span's required scopes, :data:`~authhooks.telemetry.names.DETAIL_ATTRIBUTES`), status ``Error`` +
+  ``error.type`` for faults only (see :mod:`authhooks.telemetry.faults`), ends the span and restores the
+  previous context.
 
 No method raises for well-formed records; the engine still guards every observer call.
 """
@@ -223,6 +225,12 @@ class TelemetryObserver:
         subject = self._subject.value(run.subject)
         if subject is not None:
             attrs[self._subject_attr] = subject
+        if run.details:
+            flow = str(run.flow)
+            for key, value in run.details.items():
+                attr = names.DETAIL_ATTRIBUTES.get((flow, key))
+                if attr is not None:
+                    attrs[attr] = list(value) if isinstance(value, (tuple, list, frozenset, set)) else value
         return attrs
 
     def _attrs(self, run: FlowRun, record: HookRecord, event: bool, *, background: bool = False) -> Attributes:
