@@ -187,6 +187,7 @@ def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun |
     """Drive ``call`` to completion with blocking I/O; return its result or raise what it raised."""
     gen = call.gen
     run = _start(rt, call.flow, ctx, parent)
+    hooks_of = rt.registry.tables.get
     send: Any = None
     throw: BaseException | None = None
     failure: BaseException | None = None
@@ -200,7 +201,7 @@ def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun |
             send, throw = None, None
             try:
                 if type(eff) is RunHooks:
-                    hooks = rt.registry.get(eff.point.name)
+                    hooks = hooks_of(eff.point.name)
                     if hooks:
                         send = dispatch_sync(
                             eff.point, hooks, eff.values, ctx, run, run.observers if run else (), rt.background
@@ -208,7 +209,8 @@ def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun |
                 elif type(eff) is StoreCall:
                     send = getattr(rt.store.sync, eff.op)(*eff.args)
                 elif type(eff) is Note:
-                    _note(run, eff)
+                    if run is not None:
+                        _note(run, eff)
                 elif type(eff) is Call:
                     send = eff.sync(*eff.args)
                 elif type(eff) is SubFlow:
@@ -231,6 +233,7 @@ async def run_async(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: Fl
     """Drive ``call`` to completion with async I/O; return its result or raise what it raised."""
     gen = call.gen
     run = _start(rt, call.flow, ctx, parent)
+    hooks_of = rt.registry.tables.get
     send: Any = None
     throw: BaseException | None = None
     failure: BaseException | None = None
@@ -244,7 +247,7 @@ async def run_async(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: Fl
             send, throw = None, None
             try:
                 if type(eff) is RunHooks:
-                    hooks = rt.registry.get(eff.point.name)
+                    hooks = hooks_of(eff.point.name)
                     if hooks:
                         send = await dispatch_async(
                             eff.point, hooks, eff.values, ctx, run, run.observers if run else (), rt.background
@@ -252,7 +255,8 @@ async def run_async(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: Fl
                 elif type(eff) is StoreCall:
                     send = await getattr(rt.store, eff.op)(*eff.args)
                 elif type(eff) is Note:
-                    _note(run, eff)
+                    if run is not None:
+                        _note(run, eff)
                 elif type(eff) is Call:
                     send = await eff.async_(*eff.args)
                 elif type(eff) is SubFlow:

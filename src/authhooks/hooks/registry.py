@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import inspect
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -173,6 +173,9 @@ class Registry:
         self._lock = threading.RLock()
         self._hooks: dict[str, list[HookImpl]] = {}
         self._tables: dict[str, tuple[HookImpl, ...]] = {}
+        self.tables: Mapping[str, tuple[HookImpl, ...]] = self._tables
+        """Every point's hooks in call order, live (points without hooks are absent); read-only by contract: what
+        a driver looks a point up in, one ``dict`` lookup."""
         self._seq = 0
         self.version = 0
         """Incremented by every registration and removal, so callers can memoize what they derive."""

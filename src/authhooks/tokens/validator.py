@@ -55,7 +55,7 @@ class TokenValidator:
         Raises:
             InvalidToken: the subclass naming why (malformed, algorithm, key, signature, claims, type).
         """
-        entry, payload, _key = verify_segments(token, keys or self._keyset, self._max_bytes)
+        entry, payload, _key = verify_segments(token, keys if keys is not None else self._keyset, self._max_bytes)
         claims = check_claims(
             loads_object(decode_segment(payload)),
             entry.typ,
