@@ -185,8 +185,10 @@ def shortcut(rt: Runtime, call: FlowCall[T], nested: bool = False) -> T | None:
 
 def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun | None = None) -> T:
     """Drive ``call`` to completion with blocking I/O; return its result or raise what it raised."""
-    gen = call.gen
-    run = _start(rt, call.flow, ctx, parent)
+    if parent is None and call.bare is not None and rt.idle(call.flow) and not any(map(rt.hooked, call.nests)):
+        gen, run = call.bare_gen(), None  # nothing would see the run: the flow's bare variant
+    else:
+        gen, run = call.gen, _start(rt, call.flow, ctx, parent)
     hooks_of = rt.registry.tables.get
     send: Any = None
     throw: BaseException | None = None
@@ -231,8 +233,10 @@ def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun |
 
 async def run_async(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun | None = None) -> T:
     """Drive ``call`` to completion with async I/O; return its result or raise what it raised."""
-    gen = call.gen
-    run = _start(rt, call.flow, ctx, parent)
+    if parent is None and call.bare is not None and rt.idle(call.flow) and not any(map(rt.hooked, call.nests)):
+        gen, run = call.bare_gen(), None  # nothing would see the run: the flow's bare variant
+    else:
+        gen, run = call.gen, _start(rt, call.flow, ctx, parent)
     hooks_of = rt.registry.tables.get
     send: Any = None
     throw: BaseException | None = None

@@ -90,9 +90,11 @@ class FlowCall(Generic[T]):
     Attributes:
         flow: the flow's name (a plain ``str``, ``Flow.X.value``: it is looked up on every run).
         shortcut: the flow's shortcut (see :func:`flow`), or ``None``.
+        bare: the flow's bare variant (see :func:`flow`), or ``None``.
+        nests: the flows this one may run nested (their hooks count against running it bare).
     """
 
-    __slots__ = ("_args", "_fn", "_gen", "_kwargs", "flow", "shortcut")
+    __slots__ = ("_args", "_fn", "_gen", "_kwargs", "bare", "flow", "nests", "shortcut")
 
     def __init__(
         self,
@@ -101,10 +103,12 @@ class FlowCall(Generic[T]):
         args: tuple[Any, ...],
         kwargs: dict[str, Any] | None = None,
         shortcut: Callable[..., T | None] | None = None,
+        bare: Callable[..., FlowGen[T]] | None = None,
+        nests: tuple[str, ...] = (),
     ) -> None:
         self.flow = flow
         self._fn, self._args, self._kwargs = fn, args, kwargs
-        self.shortcut = shortcut
+        self.shortcut, self.bare, self.nests = shortcut, bare, nests
         self._gen: FlowGen[T] | None = None
 
     @property
@@ -113,6 +117,12 @@ class FlowCall(Generic[T]):
         gen = self._gen
         if gen is None:
             gen = self._gen = self._fn(*self._args, **self._kwargs) if self._kwargs else self._fn(*self._args)
+        return gen
+
+    def bare_gen(self) -> FlowGen[T]:
+        """The bare variant's generator for these arguments (the caller checked :attr:`bare` is set)."""
+        assert self.bare is not None
+        gen = self._gen = self.bare(*self._args, **self._kwargs) if self._kwargs else self.bare(*self._args)
         return gen
 
     def quick(self) -> T | None:
@@ -136,11 +146,21 @@ def flow(name: Flow) -> _Declare: ...
 
 @overload
 def flow(
-    name: Flow, *, shortcut: Callable[P, T | None]
+    name: Flow,
+    *,
+    shortcut: Callable[P, T | None],
+    bare: Callable[P, FlowGen[T]] | None = None,
+    nests: tuple[Flow, ...] = (),
 ) -> Callable[[Callable[P, FlowGen[T]]], Callable[P, FlowCall[T]]]: ...
 
 
-def flow(name: Flow, *, shortcut: Callable[..., Any] | None = None) -> Any:
+def flow(
+    name: Flow,
+    *,
+    shortcut: Callable[..., Any] | None = None,
+    bare: Callable[..., Any] | None = None,
+    nests: tuple[Flow, ...] = (),
+) -> Any:
     """Declare a generator function as the flow ``name``: calling it returns a :class:`FlowCall`.
 
     Args:
@@ -148,13 +168,19 @@ def flow(name: Flow, *, shortcut: Callable[..., Any] | None = None) -> Any:
         shortcut: a function of the same arguments that computes the flow's result without running it, or
             returns ``None`` when it cannot (a validated-token cache miss). A driver takes it only when nothing
             would see the run: no hook at any point of the flow and, for a top-level flow, no active observer.
+        bare: a generator function of the same arguments that does the flow's work without its hook points and
+            notes, and runs no nested flow (it calls their plain work directly); a driver runs it instead of the
+            flow when nothing would see the run: no hook at any point of the flow or of the flows it ``nests``, and
+            no active observer. Both variants are built from the same steps, so they cannot drift apart.
+        nests: the flows this one runs nested (see ``bare``).
     """
     value = name.value
+    nested = tuple(f.value for f in nests)
 
     def declare(fn: Callable[P, FlowGen[T]], /) -> Callable[P, FlowCall[T]]:
         @functools.wraps(fn)
         def call(*args: P.args, **kwargs: P.kwargs) -> FlowCall[T]:
-            return FlowCall(value, fn, args, kwargs, shortcut)
+            return FlowCall(value, fn, args, kwargs, shortcut, bare, nested)
 
         return call
 

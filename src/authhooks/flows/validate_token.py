@@ -19,16 +19,41 @@ __all__ = ["validate_token", "verify_token"]
 _PRE, _POST, _FAILED = (CATALOGUE[f"validate_token.{s}"] for s in ("pre", "post", "failed"))
 
 
-def verify_token(deps: FlowDeps, token: str) -> FlowGen[Principal]:
-    """Signature and claims through the ``verify_signature`` flow, fetching the issuer's keys first when they are
-    remote (one :class:`~authhooks.flows.effects.Call`; answered from cache unless it is a cold start)."""
+def verify_token(deps: FlowDeps, token: str, bare: bool = False) -> FlowGen[Principal]:
+    """Signature and claims through the ``verify_signature`` flow (``bare``: the validator alone), fetching the
+    issuer's keys first when they are remote (one :class:`~authhooks.flows.effects.Call`; answered from cache
+    unless it is a cold start)."""
     svc = deps.tokens
     keys = svc.keys
     if svc.remote is not None:
         kid = parse_header(split_compact(token, deps.settings.max_token_bytes)[0]).kid
         remote = yield Call(svc.remote.get_sync, svc.remote.get, (kid,))
         keys = svc.keyset_with(remote)
+    if bare:
+        return svc.validator.validate(token, keys=keys)
     principal: Principal = yield SubFlow(verify_jws(deps, token, keys))
+    return principal
+
+
+def _principal(deps: FlowDeps, token: object, bare: bool = True) -> FlowGen[Principal]:
+    """The work of the flow between its hook points: the cache, or a full check plus the revocation lookup.
+
+    With ``bare`` (the flow's bare variant, run when nothing would see it) the signature is checked by the
+    validator directly instead of through the ``verify_signature`` flow.
+    """
+    if type(token) is not str:
+        raise MalformedToken()
+    svc = deps.tokens
+    cache = svc.cache
+    principal = cache.get(token)
+    if principal is None:
+        if bare and svc.remote is None:
+            principal = svc.validator.validate(token)
+        else:
+            principal = yield from verify_token(deps, token, bare)
+        epoch = cache.epoch
+        yield from check_revocation(deps, principal)
+        cache.put(token, principal, epoch)
     return principal
 
 
@@ -37,13 +62,14 @@ def _cached(deps: FlowDeps, token: str) -> Principal | None:
     return deps.tokens.cache.get(token) if type(token) is str else None
 
 
-@flow(Flow.VALIDATE_TOKEN, shortcut=_cached)
+@flow(Flow.VALIDATE_TOKEN, shortcut=_cached, bare=_principal, nests=(Flow.VERIFY_SIGNATURE,))
 def validate_token(deps: FlowDeps, token: str) -> FlowGen[Principal]:
     """Validate an access token: ``pre`` (replace or deny), the validated-token cache or a full check plus the
     revocation lookup, ``post`` (enrich or deny); any refusal fires ``failed`` with its reason and is re-raised.
 
-    When nothing would see the run (no hook at any ``validate_token`` point, nobody observing), the driver answers
-    a repeated token from the validated-token cache without running the flow.
+    When nothing would see the run (no hook at any ``validate_token`` or ``verify_signature`` point, nobody
+    observing), the driver answers a repeated token from the validated-token cache without running the flow, and
+    runs a first-seen token through the bare variant (the same steps, without hook points and notes).
 
     Raises:
         InvalidToken: a subclass naming the reason (``token_revoked`` for an invalidated ``jti`` or login).
@@ -51,19 +77,11 @@ def validate_token(deps: FlowDeps, token: str) -> FlowGen[Principal]:
         StoreUnavailableError: the revocation check could not be made and ``store_failure`` is ``closed``.
         KeySetUnavailableError: no usable key (remote key set down, nothing cached).
     """
-    svc = deps.tokens
     try:
         values: dict[str, Any] = {"token": token}
         yield RunHooks(_PRE, values)
         token = values["token"]
-        if type(token) is not str:
-            raise MalformedToken()
-        principal = svc.cache.get(token)
-        if principal is None:
-            principal = yield from verify_token(deps, token)
-            epoch = svc.cache.epoch
-            yield from check_revocation(deps, principal)
-            svc.cache.put(token, principal, epoch)
+        principal = yield from _principal(deps, token, False)
         yield Note(subject=principal.subject)
         values = {"token": token, "principal": principal, "claims": principal.claims}
         yield RunHooks(_POST, values)
