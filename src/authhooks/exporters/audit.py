@@ -58,6 +58,7 @@ from typing import Any, Final, Literal
 
 from opentelemetry import trace
 
+from authhooks._files import create_secret_file
 from authhooks._redact import SubjectRecorder
 from authhooks.config import Secret, Settings
 from authhooks.errors import ConfigurationError
@@ -172,24 +173,8 @@ def _load_or_create_key(state_dir: Path) -> bytes:
     if path.exists():
         return read_audit_key_file(path)
     text = secrets.token_hex(32).encode("ascii") + b"\n"
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(tmp, path)  # atomic and never overwrites: a concurrent first start keeps one key
-            except FileExistsError:
-                return read_audit_key_file(path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-    except OSError as exc:
-        raise ConfigurationError(f"AUTHHOOKS_STATE_DIR: cannot write {path} ({exc.strerror})") from None
+    if not create_secret_file(path, text):
+        return read_audit_key_file(path)
     logger.warning(
         "authhooks: no audit key configured; generated one at %s (mode 0600). Verify the log with "
         "`authhooks audit verify FILE --key-file %s`. Whoever can read this key can forge the log: set "

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
+from authhooks._files import create_secret_file
 from authhooks.errors import ConfigurationError
 from authhooks.tokens._algorithms import ALGORITHMS
 from authhooks.tokens.jwks import RemoteKeySet
@@ -34,24 +34,8 @@ def load_or_create_default_key(state_dir: str | os.PathLike[str]) -> Key:
     if path.exists():
         return _load_private(path, "AUTHHOOKS_STATE_DIR")
     key = Key.generate("EdDSA")
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(key.private_pem())
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(tmp, path)  # atomic and never overwrites: a concurrent first start keeps one key
-            except FileExistsError:
-                return _load_private(path, "AUTHHOOKS_STATE_DIR")
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-    except OSError as exc:
-        raise ConfigurationError(f"AUTHHOOKS_STATE_DIR: cannot write {path} ({exc.strerror})") from None
+    if not create_secret_file(path, key.private_pem()):
+        return _load_private(path, "AUTHHOOKS_STATE_DIR")
     logger.warning(
         "authhooks: no signing key configured; generated an Ed25519 key at %s (set AUTHHOOKS_SIGNING_KEY_FILE "
         "or AUTHHOOKS_SECRET to choose one)",
