@@ -32,7 +32,7 @@ import blinker
 import pluggy
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import median_ratio, print_table, rounds
+from _timing import median_ratio, print_footer, print_header, print_table, rounds
 from authhooks import AuthHooks
 from authhooks.hooks.dispatch import dispatch_async, dispatch_sync
 
@@ -66,6 +66,7 @@ def make_blinker(k: int) -> tuple[Any, list[Any]]:
 
 
 def main() -> None:
+    print_header("hook dispatch: authhooks vs a plain loop, pluggy and blinker")
     results: dict[str, list[float]] = {}
     ratios: dict[int, float] = {}
     loop = asyncio.new_event_loop()
@@ -140,6 +141,7 @@ def main() -> None:
     print()
     for k, r in ratios.items():
         print(f"ratio_vs_pluggy_K{k}={r:.3f}")
+    print_footer()
 
 
 if __name__ == "__main__":

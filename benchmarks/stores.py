@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import median_ratio, print_table, rounds
+from _timing import median_ratio, print_footer, print_header, print_table, rounds
 from authhooks import AuthHooks, Secret
 
 NUMBER, REPEAT = 2000, 9
@@ -33,6 +33,7 @@ def build(url: str, state_dir: str) -> AuthHooks:
 
 
 def main() -> None:
+    print_header("the validation path per store backend")
     tmp = tempfile.mkdtemp()
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
     backends = {"memory": "memory://", "sqlite": f"sqlite:///{tmp}/bench.sqlite3", "redis": redis_url}
@@ -62,6 +63,7 @@ def main() -> None:
             print(f"ratio_{name}_vs_memory_{kind.replace('-', '_')}={ratio:.3f}")
     for auth in auths.values():
         auth.close()
+    print_footer()
 
 
 if __name__ == "__main__":
