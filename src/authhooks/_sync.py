@@ -184,6 +184,10 @@ class SyncAuthHooks:
         except AuthError:
             return {"active": False}
 
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """:meth:`AuthHooks.jwks` (already blocking), so ``auth.sync`` holds every method the WSGI driver calls."""
+        return self._auth.jwks()
+
     def prepare(self) -> None:
         """Blocking :meth:`AuthHooks.prepare`."""
         tokens = self._auth.tokens

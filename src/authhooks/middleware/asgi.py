@@ -48,11 +48,13 @@ from authhooks.errors import AuthError, ConfigurationError, InvalidRequest, Miss
 from authhooks.flows.refused import refused_request
 from authhooks.hooks.deadlines import run_in_thread
 from authhooks.middleware.bearer import parse_authorization
+from authhooks.middleware.bodies import ClientDisconnected, read_body
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
 from authhooks.middleware.paths import PathRules, ScopeRules, path_forms, path_is_safe
 from authhooks.middleware.responses import Prepared, Responses, send_prepared
-from authhooks.middleware.routes import AuthRoutes
+from authhooks.middleware.routes import AuthRoutes, LoginAPI
 from authhooks.middleware.scope import FlowAPI, request_info, set_anonymous, set_principal
+from authhooks.middleware.seam import ReadBody, RouteRequest, run_async
 from authhooks.records import Principal, RequestInfo
 
 if TYPE_CHECKING:
@@ -179,15 +181,15 @@ class AuthHooksMiddleware:
         self._route_paths: frozenset[str] = frozenset()
         if settings.routes:
             self._routes = AuthRoutes(
-                self._api,
                 prefix=_prefix(settings.routes_prefix),
                 responses=self._responses,
                 max_body_bytes=settings.max_body_bytes,
                 max_token_bytes=settings.max_token_bytes,
                 introspect_scope=introspect_scope,
-                body_timeout=body_timeout,
+                password_grant=isinstance(auth, LoginAPI),
             )
             self._route_paths = frozenset(self._routes.table)
+        self._body_timeout = body_timeout
         self._observer = (
             RouteObserver(
                 observe, auth, self._responses, max_body_bytes=settings.max_body_bytes, body_timeout=body_timeout
@@ -226,8 +228,7 @@ class AuthHooksMiddleware:
     async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = _route_path(scope)
         if path in self._route_paths and scope["type"] == "http":
-            assert self._routes is not None
-            await self._routes.serve(path, scope, receive, send)
+            await self._serve_route(path, scope, receive, send)
             return
         if not path_is_safe(path):
             await self._observe_refusal(self._bad_path_error, request_info(scope))
@@ -273,6 +274,22 @@ class AuthHooksMiddleware:
         else:
             set_principal(scope, self.auth, principal, info)
         await self._next(scope, receive, send, path)
+
+    async def _serve_route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the built-in route at ``path`` (:mod:`authhooks.middleware.routes`) through the async seam."""
+        assert self._routes is not None
+        method = scope.get("method", "GET")
+        headers = scope.get("headers", ())
+        request = RouteRequest(method, path, headers, request_info(scope, route=path))
+
+        async def read(effect: ReadBody) -> bytes:
+            return await read_body(receive, effect.limit, effect.content_length, self._body_timeout)
+
+        try:
+            response = await run_async(self._routes.handle(request), self._api, read)
+        except ClientDisconnected:
+            return
+        await send_prepared(send, response, head=method == "HEAD")
 
     async def _next(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         observer = self._observer

@@ -2,7 +2,11 @@
 
 :func:`read_body` is the ASGI part: it stops reading as soon as ``limit`` is passed (or at once when
 ``Content-Length`` says so) and bounds the wait for the whole body, so a slow or huge body can neither exhaust
-memory nor hold a worker. :func:`parse_fields` is HTTP-agnostic and shared with a future WSGI driver.
+memory nor hold a worker. :func:`read_wsgi_body` is the WSGI part: it reads exactly ``CONTENT_LENGTH`` bytes of
+``wsgi.input`` (PEP 3333), or up to end-of-input when the server terminates it (``wsgi.input_terminated``, a
+chunked body), with the same size bound; the time bound is the server's (gunicorn's ``--timeout``, waitress
+buffers the body before calling the app). :func:`check_length` and :func:`parse_fields` are HTTP-agnostic and
+shared by both drivers.
 
 Accepted bodies: ``application/json`` (a UTF-8 JSON object, RFC 8259 §8.1; duplicate member names, ``NaN`` and
 ``Infinity`` refused) and ``application/x-www-form-urlencoded`` (RFC 6749 Appendix B; a parameter sent twice is
@@ -28,9 +32,11 @@ __all__ = [
     "MethodNotAllowed",
     "PayloadTooLarge",
     "UnsupportedMediaType",
+    "check_length",
     "media_type",
     "parse_fields",
     "read_body",
+    "read_wsgi_body",
 ]
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -87,6 +93,55 @@ class Field:
     multiline: bool = False
 
 
+def check_length(content_length: bytes | None, limit: int) -> int | None:
+    """The announced body length (``None`` when absent), checked against ``limit``.
+
+    Raises:
+        InvalidRequest: a malformed ``Content-Length`` (not 1-19 digits, RFC 9110 §8.6).
+        PayloadTooLarge: it announces more than ``limit`` bytes.
+    """
+    if content_length is None:
+        return None
+    text = content_length.strip()
+    if not text.isdigit() or len(text) > 19:
+        raise InvalidRequest("The Content-Length header is malformed.", reason="malformed_header")
+    length = int(text)
+    if length > limit:
+        raise PayloadTooLarge()
+    return length
+
+
+def read_wsgi_body(stream: Any, limit: int, content_length: bytes | None, terminated: bool = False) -> bytes:
+    """Read the whole body from ``wsgi.input`` (``stream``), at most ``limit`` bytes.
+
+    With a ``Content-Length``, exactly that many bytes are read (PEP 3333: never past it). Without one, the body
+    is empty unless the server marks the input as terminated (``environ["wsgi.input_terminated"]``), in which
+    case it is read to its end, stopping as soon as ``limit`` is passed.
+
+    Raises:
+        InvalidRequest: a malformed ``Content-Length``.
+        PayloadTooLarge: ``Content-Length`` or the bytes read pass ``limit``.
+        ClientDisconnected: the input ended before ``Content-Length`` bytes.
+    """
+    length = check_length(content_length, limit)
+    if length is None and not terminated:
+        return b""
+    want = limit + 1 if length is None else length
+    chunks: list[bytes] = []
+    size = 0
+    while size < want:
+        chunk = stream.read(min(want - size, 65536))
+        if not chunk:
+            if length is not None:
+                raise ClientDisconnected()
+            break
+        size += len(chunk)
+        chunks.append(chunk)
+    if size > limit:
+        raise PayloadTooLarge()
+    return b"".join(chunks)
+
+
 async def read_body(receive: Receive, limit: int, content_length: bytes | None, timeout: float = 10.0) -> bytes:
     """Read the whole request body, at most ``limit`` bytes, within ``timeout`` seconds.
 
@@ -96,12 +151,7 @@ async def read_body(receive: Receive, limit: int, content_length: bytes | None, 
         BodyTimeout: the body (however it is chunked) did not arrive within ``timeout`` seconds.
         ClientDisconnected: the client disconnected.
     """
-    if content_length is not None:
-        text = content_length.strip()
-        if not text.isdigit() or len(text) > 19:
-            raise InvalidRequest("The Content-Length header is malformed.", reason="malformed_header")
-        if int(text) > limit:
-            raise PayloadTooLarge()
+    check_length(content_length, limit)
     chunks: list[bytes] = []
     size = 0
     loop = asyncio.get_running_loop()

@@ -29,15 +29,21 @@ The login route hands both forms to the ``login`` flow: the password grant as ``
 not a filter: the scopes granted are those ``login.provide`` and ``login.verified`` hooks give, and the response's
 ``scope`` names them (RFC 6749 §3.3).
 
-Bodies are JSON or forms, read with a bound on size and time (:mod:`authhooks.middleware.bodies`). Responses
-carrying tokens are ``Cache-Control: no-store`` (RFC 6749 §5.1). A wrong method is a 405 with ``Allow``;
-``OPTIONS`` answers 204 with ``Allow``.
+Bodies are JSON or forms, read with a bound on size (and, under ASGI, time) and parsed strictly
+(:mod:`authhooks.middleware.bodies`). Responses carrying tokens are ``Cache-Control: no-store`` (RFC 6749 §5.1).
+A wrong method is a 405 with ``Allow``; ``OPTIONS`` answers 204 with ``Allow``.
+
+The routes are driver-neutral (:mod:`authhooks.middleware.seam`): :meth:`AuthRoutes.handle` is a generator that
+yields the flow calls and the body read it needs and returns the response; the ASGI driver runs it with
+:func:`~authhooks.middleware.seam.run_async`, the WSGI driver with :func:`~authhooks.middleware.seam.run_sync`.
+To add a route: write a method ``def _name(self, req: RouteRequest) -> RouteGen`` that reads its parameters with
+``f = yield from self._fields(req, fields)``, calls flows with ``result = yield call("flow_name", …,
+request=req.info)`` and returns a ``Prepared``; then add a ``_Route`` row to the table in ``__init__``.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -51,15 +57,9 @@ from authhooks.errors import (
     MissingCredentials,
 )
 from authhooks.middleware.bearer import parse_authorization
-from authhooks.middleware.bodies import (
-    ClientDisconnected,
-    Field,
-    MethodNotAllowed,
-    parse_fields,
-    read_body,
-)
-from authhooks.middleware.responses import Prepared, Responses, build, json_response, send_prepared
-from authhooks.middleware.scope import FlowAPI, header_values, request_info
+from authhooks.middleware.bodies import ClientDisconnected, Field, MethodNotAllowed, parse_fields
+from authhooks.middleware.responses import Responses, build, json_response
+from authhooks.middleware.seam import ReadBody, RouteGen, RouteRequest, Steps, call
 from authhooks.records import Principal, RequestInfo, TokenPair
 
 __all__ = ["PASSWORD_SCHEME", "AuthRoutes", "LoginAPI", "UnsupportedGrantType"]
@@ -67,10 +67,7 @@ __all__ = ["PASSWORD_SCHEME", "AuthRoutes", "LoginAPI", "UnsupportedGrantType"]
 PASSWORD_SCHEME = "password"
 """The ``scheme`` the password grant logs in with (what a password ``login.provide`` hook checks for)."""
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-Handler = Callable[[Scope, Receive, RequestInfo], Awaitable[Prepared]]
+Handler = Callable[[RouteRequest], RouteGen]
 
 _NO_CONTENT = build(204, [(b"cache-control", b"no-store")])
 _REVOKED = build(200, [(b"cache-control", b"no-store")])
@@ -115,37 +112,34 @@ class _Route:
 
 
 class AuthRoutes:
-    """The route table and handlers (see the module docstring).
+    """The route table and handlers (see the module docstring), shared by the ASGI and WSGI drivers.
 
     Args:
-        api: the flows API (an :class:`~authhooks.AuthHooks`).
         prefix: the routes prefix, normalised (``""`` or ``/x`` without a trailing ``/``).
         responses: the response builder.
         max_body_bytes: the body limit (413 past it).
         max_token_bytes: the longest token parameter accepted.
         introspect_scope: the scope a caller needs at the introspection route.
-        body_timeout: seconds to wait for a whole body.
+        password_grant: whether the flows API has the general ``login`` (:class:`LoginAPI`) the password grant
+            needs; without it the password grant is 400 ``unsupported_grant_type``.
     """
 
     def __init__(
         self,
-        api: FlowAPI,
         *,
         prefix: str,
         responses: Responses,
         max_body_bytes: int,
         max_token_bytes: int,
         introspect_scope: str = "introspect",
-        body_timeout: float = 10.0,
+        password_grant: bool = True,
     ) -> None:
-        self._api = api
         self._responses = responses
         self._limit = max_body_bytes
-        self._timeout = body_timeout
         self._introspect_scope = (introspect_scope,) if introspect_scope else ()
+        self._password_grant_served = password_grant
         token = max_token_bytes
         self._challenge_fields = (Field("subject", max_length=512), Field("scheme", required=False, max_length=64))
-        self._login_api = api if isinstance(api, LoginAPI) else None
         self._login_fields = (
             Field("grant_type", required=False, max_length=64),
             Field("username", required=False, max_length=512),
@@ -173,64 +167,64 @@ class AuthRoutes:
         """Every route by its full path."""
         self._allow = {path: (b"allow", r.allow) for path, r in self.table.items()}
 
-    async def serve(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer an HTTP request to the route at ``path`` (a key of :attr:`table`)."""
-        route = self.table[path]
-        method = scope.get("method", "GET")
-        if method not in route.methods:
-            allow = self._allow[path]
-            if method == "OPTIONS":
-                await send_prepared(send, build(204, [allow]))
-            else:
-                await send_prepared(send, self._responses.error(MethodNotAllowed(), challenge=False, extra=[allow]))
-            return
-        info = request_info(scope, route=path)
+    def handle(self, req: RouteRequest) -> RouteGen:
+        """Answer ``req`` (its ``path`` a key of :attr:`table`): the method check, the route, and the mapping of
+        its exceptions to responses. :class:`~authhooks.middleware.bodies.ClientDisconnected` propagates (the
+        driver answers nothing). A ``HEAD`` answer still carries its body: the driver drops it."""
+        route = self.table[req.path]
+        if req.method not in route.methods:
+            allow = self._allow[req.path]
+            if req.method == "OPTIONS":
+                return build(204, [allow])
+            return self._responses.error(MethodNotAllowed(), challenge=False, extra=[allow])
         try:
-            response = await route.handler(scope, receive, info)
+            return (yield from route.handler(req))
         except ClientDisconnected:
-            return
+            raise
         except Exception as exc:
-            response = self._responses.for_exception(exc, challenge=route.protected)
-        await send_prepared(send, response, head=method == "HEAD")
+            return self._responses.for_exception(exc, challenge=route.protected)
 
     # -- helpers --------------------------------------------------------------------------------------------
 
-    async def _fields(self, scope: Scope, receive: Receive, fields: tuple[Field, ...]) -> dict[str, str]:
-        length = header_values(scope, b"content-length")
-        types = header_values(scope, b"content-type")
+    def _fields(self, req: RouteRequest, fields: tuple[Field, ...]) -> Steps[dict[str, str]]:
+        """The body's ``fields`` (:func:`~authhooks.middleware.bodies.parse_fields`), after a bounded read."""
+        length = req.header(b"content-length")
+        types = req.header(b"content-type")
         if len(length) > 1 or len(types) > 1:
             raise InvalidRequest(
                 "The request repeats a Content-Type or Content-Length header.", reason="duplicate_header"
             )
-        body = await read_body(receive, self._limit, length[0] if length else None, self._timeout)
+        body: bytes = yield ReadBody(self._limit, length[0] if length else None)
         return parse_fields(types[0] if types else None, body, fields)
 
-    async def _caller(self, scope: Scope, info: RequestInfo) -> tuple[str, Principal]:
-        """The Bearer token the caller presented and its principal (RFC 6750 §2.1)."""
-        token = parse_authorization(header_values(scope, b"authorization"))
+    def _caller(self, req: RouteRequest) -> Steps[tuple[str, Principal]]:
+        """The Bearer token the caller presented and its principal (RFC 6750 §2.1), as a pair."""
+        token = parse_authorization(req.header(b"authorization"))
         if token is None:
             raise MissingCredentials()
-        return token, await self._api.validate_token(token, request=info)
+        principal: Principal = yield call("validate_token", token, request=req.info)
+        return token, principal
 
     # -- handlers -------------------------------------------------------------------------------------------
 
-    async def _challenge(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:
-        fields = await self._fields(scope, receive, self._challenge_fields)
+    def _challenge(self, req: RouteRequest) -> RouteGen:
+        fields = yield from self._fields(req, self._challenge_fields)
         # With a scheme, the subject must be a key of it (400 invalid_request naming the subject otherwise).
-        challenge = await self._api.generate_challenge(fields["subject"], scheme=fields.get("scheme"), request=info)
+        challenge = yield call("generate_challenge", fields["subject"], scheme=fields.get("scheme"), request=req.info)
         data = challenge.to_dict() if hasattr(challenge, "to_dict") else dict(challenge)
         return json_response(200, data)
 
-    async def _login(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:
-        f = await self._fields(scope, receive, self._login_fields)
+    def _login(self, req: RouteRequest) -> RouteGen:
+        f = yield from self._fields(req, self._login_fields)
         grant = f.get("grant_type")
+        info = req.info
         try:
             if grant == "password":
-                pair = await self._password_grant(f, info)
+                pair = yield from self._password_grant(f, info)
             elif grant is None:
                 _require(f, "subject", "challenge", "signature")
                 extra = {"scheme": f["scheme"]} if "scheme" in f else {}
-                pair = await self._api.authenticate(f["subject"], f["challenge"], f["signature"], request=info, **extra)
+                pair = yield call("authenticate", f["subject"], f["challenge"], f["signature"], request=info, **extra)
             else:
                 raise UnsupportedGrantType("Only the password grant type or a signed challenge is accepted here.")
         except InvalidCredentials as exc:
@@ -238,14 +232,16 @@ class AuthRoutes:
             raise InvalidGrant("The credentials are invalid.", reason=exc.reason) from None
         return json_response(200, pair.as_dict())
 
-    async def _password_grant(self, f: Mapping[str, str], info: RequestInfo) -> TokenPair:
+    def _password_grant(self, f: Mapping[str, str], info: RequestInfo) -> Steps[TokenPair]:
         """RFC 6749 §4.3.2 through the ``login.provide`` chain (``scope`` is read, not used: see the docstring)."""
         _require(f, "username", "password")
         scheme = f.get("scheme", PASSWORD_SCHEME)
-        if self._login_api is None:
+        if not self._password_grant_served:
             raise UnsupportedGrantType("The password grant type is not supported here.")
         try:
-            return await self._login_api.login(f["username"], {"password": f["password"]}, scheme=scheme, request=info)
+            pair: TokenPair = yield call(
+                "login", f["username"], {"password": f["password"]}, scheme=scheme, request=info
+            )
         except InvalidRequest as exc:
             if exc.reason != "unsupported_scheme":
                 raise
@@ -253,39 +249,40 @@ class AuthRoutes:
             raise UnsupportedGrantType(
                 "The password grant needs a login.provide hook that checks passwords.", reason="no_password_provider"
             ) from None
+        return pair
 
-    async def _refresh(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:
-        f = await self._fields(scope, receive, self._refresh_fields)
+    def _refresh(self, req: RouteRequest) -> RouteGen:
+        f = yield from self._fields(req, self._refresh_fields)
         if f.get("grant_type", "refresh_token") != "refresh_token":
             raise UnsupportedGrantType()
-        pair = await self._api.refresh_token(f["refresh_token"], request=info)
+        pair: TokenPair = yield call("refresh_token", f["refresh_token"], request=req.info)
         return json_response(200, pair.as_dict())
 
-    async def _logout(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:
-        token, _ = await self._caller(scope, info)
-        f = await self._fields(scope, receive, self._logout_fields)
-        await self._api.invalidate_token(token, request=info)
+    def _logout(self, req: RouteRequest) -> RouteGen:
+        token, _ = yield from self._caller(req)
+        f = yield from self._fields(req, self._logout_fields)
+        yield call("invalidate_token", token, request=req.info)
         if "refresh_token" in f:
-            await self._api.invalidate_token(f["refresh_token"], request=info)
+            yield call("invalidate_token", f["refresh_token"], request=req.info)
         return _NO_CONTENT
 
-    async def _revoke(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:
-        f = await self._fields(scope, receive, self._token_fields)
+    def _revoke(self, req: RouteRequest) -> RouteGen:
+        f = yield from self._fields(req, self._token_fields)
         try:
-            await self._api.invalidate_token(f["token"], request=info)
+            yield call("invalidate_token", f["token"], request=req.info)
         except Deny:
             raise
         except AuthError:
             pass  # RFC 7009 §2.2: an invalid token is answered like a revoked one.
         return _REVOKED
 
-    async def _introspect(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:
-        _, caller = await self._caller(scope, info)
+    def _introspect(self, req: RouteRequest) -> RouteGen:
+        _, caller = yield from self._caller(req)
         if self._introspect_scope:
-            await self._api.authorize(caller, self._introspect_scope, request=info)
-        f = await self._fields(scope, receive, self._token_fields)
+            yield call("authorize", caller, self._introspect_scope, request=req.info)
+        f = yield from self._fields(req, self._token_fields)
         try:
-            result = await self._api.introspect(f["token"], request=info)
+            result = yield call("introspect", f["token"], request=req.info)
         except HookFailed:
             raise
         except AuthError:
@@ -294,8 +291,6 @@ class AuthRoutes:
             return _INACTIVE
         return json_response(200, dict(result))
 
-    async def _jwks(self, scope: Scope, receive: Receive, info: RequestInfo) -> Prepared:
-        keys = self._api.jwks()
-        if inspect.isawaitable(keys):
-            keys = await keys
+    def _jwks(self, req: RouteRequest) -> RouteGen:
+        keys = yield call("jwks")
         return json_response(200, keys, cache_control=b"public, max-age=300")
