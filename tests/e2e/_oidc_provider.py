@@ -5,7 +5,8 @@ Set this module writes, so a test chooses every key, ``kid`` and JWK ``alg``. Wh
 
 - :meth:`OidcProvider.access_token` — a JWT access token (RFC 9068, ``typ: at+jwt``) from the client_credentials
   grant (RFC 6749 §4.4) with ``client_secret_basic``; the resource indicator (RFC 8707)
-  ``urn:authhooks:alg:<ALG>[:kid:<KID>]`` picks the signing algorithm and, optionally, the key;
+  ``urn:authhooks:alg:<ALG>[:kid:<KID>][:typ:<TYP>]`` picks the signing algorithm and, optionally, the key and
+  the header ``typ``;
 - :meth:`OidcProvider.login` — the authorization code grant with PKCE (RFC 7636, S256) through the provider's own
   interactive login and consent pages (``devInteractions``: any login name and password), driven by httpx as a
   browser would; returns the token response (``id_token``, ``access_token``). :meth:`OidcProvider.authorization_url`
@@ -250,9 +251,13 @@ class OidcProvider:
 
     # -- tokens -------------------------------------------------------------------------------------------------
 
-    def access_token(self, alg: str, kid: str | None = None, scope: str = "read") -> str:
-        """A JWT access token from the client_credentials grant, signed with ``alg`` (by key ``kid`` if named)."""
+    def access_token(self, alg: str, kid: str | None = None, scope: str = "read", typ: str | None = None) -> str:
+        """A JWT access token from the client_credentials grant, signed with ``alg`` (by key ``kid`` if named).
+
+        ``typ`` replaces the header's ``at+jwt`` (``"none"``: no ``typ``), as Auth0, Keycloak and others type theirs.
+        """
         resource = f"urn:authhooks:alg:{alg}" + (f":kid:{kid}" if kid is not None else "")
+        resource += f":typ:{typ}" if typ is not None else ""
         response = httpx.post(
             f"{self.url}/token",
             data={"grant_type": "client_credentials", "resource": resource, "scope": scope},

@@ -62,9 +62,10 @@ async def _me(request: Request) -> PlainTextResponse:
 
 @asynccontextmanager
 async def _api(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, issuer: str, *, audience: str = AUDIENCE
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, issuer: str, *, audience: str = AUDIENCE, **extra: str
 ) -> AsyncIterator[tuple[AuthHooks, httpx.AsyncClient]]:
-    """An API protected by the middleware, configured from the environment as a user would."""
+    """An API protected by the middleware, configured from the environment as a user would (``extra``: more
+    ``AUTHHOOKS_*`` variables by lower-case field name)."""
     env = {
         "AUTHHOOKS_OIDC_ISSUER": issuer,
         "AUTHHOOKS_AUDIENCE": audience,
@@ -74,6 +75,7 @@ async def _api(
         "AUTHHOOKS_ROUTES": "false",
         # every unknown kid or failed fetch may be retried at once: no test waits for a cooldown
         "AUTHHOOKS_JWKS_REFETCH_COOLDOWN_SECONDS": "0",
+        **{f"AUTHHOOKS_{name.upper()}": value for name, value in extra.items()},
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -195,6 +197,27 @@ async def test_id_token_refused(provider: OidcProvider, monkeypatch: pytest.Monk
         response = await _call(client, tokens["id_token"])
         assert response.status_code == 401
         assert "invalid_token" in response.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("typ", ["JWT", "none"])
+async def test_access_token_types_setting(
+    provider: OidcProvider, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, typ: str
+) -> None:
+    """Access tokens typed ``JWT`` or untyped (Auth0, Keycloak, Cognito...) are refused by default and accepted
+    when ``AUTHHOOKS_ACCESS_TOKEN_TYPES`` lists them; an ID token is refused all the same (it carries ``nonce``)."""
+    token = provider.access_token("ES256", typ=typ)
+    assert unverified(token)[0].get("typ") == (None if typ == "none" else typ)
+    id_token = provider.login("bob")["id_token"]
+    async with _api(monkeypatch, tmp_path / "default", str(provider.issuer)) as (_, client):
+        assert await _status(client, token) == 401
+    types = "at+jwt,JWT,none"
+    audience = f"{AUDIENCE},{CLIENT_ID}"
+    async with _api(
+        monkeypatch, tmp_path / "opt-in", str(provider.issuer), audience=audience, access_token_types=types
+    ) as (_, client):
+        response = await _call(client, token)
+        assert (response.status_code, response.text) == (200, CLIENT_ID)
+        assert await _status(client, id_token) == 401
 
 
 # -- keys over time -------------------------------------------------------------------------------------------

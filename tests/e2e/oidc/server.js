@@ -13,8 +13,9 @@
 //
 // JWT access tokens (RFC 9068, `typ: at+jwt`) are issued for a resource indicator (RFC 8707) that picks the signing
 // key: `resource=urn:authhooks:alg:<ALG>` signs with the first key of the JWKS file usable for ALG,
-// `resource=urn:authhooks:alg:<ALG>:kid:<KID>` with exactly that key. Any other resource is `invalid_target`; a
-// request without resource gets an opaque token (userinfo only).
+// `resource=urn:authhooks:alg:<ALG>:kid:<KID>` with exactly that key; a `:typ:<TYP>` suffix sets the header `typ`
+// instead (`:typ:none` leaves it out), as providers that type access tokens `JWT` or not at all do. Any other
+// resource is `invalid_target`; a request without resource gets an opaque token (userinfo only).
 //
 // Interactive login (devInteractions: any login name and password) is on, for browser tests: GET /auth with
 // response_type=code, code_challenge (S256), redirect_uri; the provider's own pages at /interaction/<uid>.
@@ -50,14 +51,19 @@ const redirectUris = (process.env.OIDC_REDIRECT_URI || `http://127.0.0.1:${port}
 const audience = process.env.OIDC_AUDIENCE || 'urn:authhooks:test-api';
 const adminToken = process.env.OIDC_ADMIN_TOKEN || '';
 
-const RESOURCE = /^urn:authhooks:alg:([A-Za-z0-9]+)(?::kid:(.+))?$/;
+const RESOURCE = /^urn:authhooks:alg:([A-Za-z0-9]+)(?::kid:([^:]+))?(?::typ:([^:]+))?$/;
 
-function resourceServer(indicator, jwks) {
+function parseResource(indicator) {
   const match = RESOURCE.exec(indicator);
   if (!match) {
     throw new errors.InvalidTarget(`unknown resource indicator ${indicator}`);
   }
-  const [, alg, kid] = match;
+  const [, alg, kid, typ] = match;
+  return { alg, kid, typ };
+}
+
+function resourceServer(indicator, jwks) {
+  const { alg, kid } = parseResource(indicator);
   if (kid !== undefined && !jwks.keys.some((key) => key.kid === kid)) {
     throw new errors.InvalidTarget(`no key with kid ${kid}`);
   }
@@ -86,6 +92,16 @@ function configuration(jwks) {
     scopes: ['openid', 'offline_access', 'read', 'write'],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     cookies: { keys: ['authhooks-e2e-cookie-key-not-a-secret'] },
+    formats: {
+      customizers: {
+        async jwt(_ctx, token, jwt) {
+          const { typ } = parseResource(token.resourceServer.identifier());
+          if (typ !== undefined) {
+            jwt.header = { typ: typ === 'none' ? undefined : typ };
+          }
+        },
+      },
+    },
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
