@@ -186,6 +186,18 @@ class Settings:
     )
     # -- declarative handlers ------------------------------------------------------------------------------
     handlers_file: Path | None = _setting(None, "TOML file binding events to built-in actions.")
+    # -- as an issuer: metadata documents, registered clients ---------------------------------------------
+    public_url: str | None = _setting(
+        None,
+        "External URL of the app (https, or http on a loopback host): the auth routes' URLs in the RFC 8414 / "
+        "OIDC metadata documents are this + routes_prefix (default: `issuer`, when it is such a URL).",
+    )
+    clients_file: Path | None = _setting(
+        None, "TOML or JSON file of clients of introspection/revocation (`client_id`, `secret_hash`, `uses`)."
+    )
+    clients: tuple[str, ...] = _setting(
+        (), "Clients of introspection and revocation as `client_id:secret_hash` (see `authhooks client-secret`)."
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
