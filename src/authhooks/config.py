@@ -69,7 +69,8 @@ def _setting(default: Any, doc: str, *, low: float | None = None, high: float | 
     return field(default=default, metadata={"doc": doc, "low": low, "high": high})
 
 
-HookTelemetry = Literal["event", "span", "off"]
+HookTelemetry = Literal["event", "attributes", "span", "off"]
+FlowSpans = Literal["auto", "always"]
 ErrorFormat = Literal["bearer", "problem+json"]
 StoreFailure = Literal["closed", "open"]
 OnError = Literal["deny", "ignore", "raise"]
@@ -173,7 +174,12 @@ class Settings:
     # -- telemetry -----------------------------------------------------------------------------------------
     telemetry: bool = _setting(True, "Record flows and hook runs with the OpenTelemetry API.")
     hook_telemetry: HookTelemetry = _setting(
-        "event", "How each hook run is recorded: `event` on the flow span, a child `span`, or `off`."
+        "event",
+        "How each hook run is recorded: a span `event`, three array `attributes` per flow (names, decisions, "
+        "durations) in one call, a child `span`, or `off`.",
+    )
+    flow_histogram: bool = _setting(
+        False, "Record the `authhooks.flow.duration` histogram (one SDK measurement per flow, several µs each)."
     )
     hook_metrics: bool = _setting(
         False, "Record the `authhooks.hook.duration` histogram (one SDK measurement per hook run, several µs each)."
@@ -218,6 +224,11 @@ class Settings:
         Raises:
             ConfigurationError: a malformed value (naming the variable and what it expected), or an unknown
                 ``<prefix>*`` variable.
+    flow_spans: FlowSpans = _setting(
+        "auto",
+        "`auto`: a flow records onto the recording span already current (the HTTP server span) and starts its "
+        "own INTERNAL span only when there is none; `always`: its own span every time.",
+    )
         """
         env = os.environ if environ is None else environ
         fields = {f.name: f for f in dataclasses.fields(cls)}

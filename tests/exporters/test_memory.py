@@ -11,7 +11,7 @@ from telemetry._flows import record, run_flow
 def test_private_providers_spans_and_flattened_metrics() -> None:
     global_provider = trace.get_tracer_provider()
     with InMemoryTelemetry() as telemetry:
-        observer = telemetry.observer()
+        observer = telemetry.observer(flow_durations=True)  # the flow histogram is opt-in
         run_flow(observer, "login", [record("rate_limit")])
         assert [s.name for s in telemetry.spans()] == ["authhooks.login"]
         assert len(telemetry.flow_spans("login")) == 1 and telemetry.flow_spans("logout") == []

@@ -13,9 +13,18 @@ from authhooks.telemetry.metrics import CARDINALITY_LIMIT
 from ._flows import SUBJECT, record, run_flow
 
 
+def test_flow_duration_is_opt_in_and_the_outcome_counter_always_on() -> None:
+    with InMemoryTelemetry() as telemetry:
+        run_flow(telemetry.observer(), "login", [record("rate_limit")])
+        assert telemetry.metric_points("authhooks.flow.duration") == []
+        assert telemetry.metric_points("authhooks.hook.duration") == []
+        assert telemetry.metric_value("authhooks.flow.outcomes", {"authhooks.flow": "login"}) == 1
+        assert telemetry.metric_value("authhooks.hook.decisions") == 1
+
+
 def test_flow_duration_and_outcomes() -> None:
     with InMemoryTelemetry() as telemetry:
-        observer = telemetry.observer()
+        observer = telemetry.observer(Settings(flow_histogram=True))
         run_flow(observer, "login", duration=0.002)
         run_flow(observer, "login", duration=0.004)
         run_flow(observer, "login", outcome=Outcome.FAILURE, reason="invalid_credentials", duration=0.001)
@@ -37,7 +46,7 @@ def test_flow_duration_and_outcomes() -> None:
 
 def test_hook_decisions_durations_and_drops() -> None:
     with InMemoryTelemetry() as telemetry:
-        observer = telemetry.observer()
+        observer = telemetry.observer(Settings(hook_metrics=True))
         hooks = [
             record("rate_limit", duration=0.001),
             record("rate_limit", Decision.DENY, duration=0.003, reason="rate_limited"),

@@ -52,20 +52,101 @@ def test_one_internal_span_per_flow_named_after_the_flow(telemetry: InMemoryTele
     assert validate.attributes["authhooks.reason"] == "token_expired"
 
 
-def test_flow_span_nests_under_the_current_server_span(telemetry: InMemoryTelemetry) -> None:
+def test_under_a_recording_server_span_a_flow_records_onto_it_and_starts_no_span(
+    telemetry: InMemoryTelemetry,
+) -> None:
     observer = telemetry.observer()
     tracer = telemetry.tracer_provider.get_tracer("test")
     with tracer.start_as_current_span("GET /private", kind=SpanKind.SERVER) as server:
+        run = run_flow(observer, "validate_token", [record("check_ip", point="validate_token.pre", duration=0.002)])
+        run_flow(observer, "authorize", [record("deny_all", Decision.DENY, point="authorize.pre", reason="nope")],
+                 outcome=Outcome.SHORT_CIRCUIT, reason="nope", duration=0.0005)  # fmt: skip
+        assert trace.get_current_span() is server
+    assert run.state[FLOW_SPAN_CONTEXT] == server.get_span_context()
+    (span,) = telemetry.spans()  # the server span only
+    assert span.kind is SpanKind.SERVER
+    assert span.attributes is not None
+    attrs = dict(span.attributes)
+    assert attrs["authhooks.validate_token.outcome"] == "success"
+    assert attrs["authhooks.validate_token.duration_ms"] == pytest.approx(3.2)
+    assert attrs["authhooks.validate_token.hooks.count"] == 1
+    assert attrs["authhooks.authorize.outcome"] == "short_circuit"
+    assert attrs["authhooks.authorize.reason"] == "nope"
+    assert attrs["authhooks.authorize.denied_by"] == "deny_all"
+    assert attrs["authhooks.authorize.hooks.denied"] == 1
+    assert not any(k in attrs for k in ("authhooks.outcome", "authhooks.flow", "error.type"))
+    assert span.status.status_code is StatusCode.UNSET  # a denial is no fault
+    events = [dict(e.attributes or {}) for e in span.events]
+    assert [e.name for e in span.events] == ["authhooks.hook", "authhooks.hook"]
+    # On a host span an event names the point (the span may carry several flows), not the stage.
+    assert events[0] == {
+        "authhooks.hook.name": "check_ip",
+        "authhooks.hook.point": "validate_token.pre",
+        "authhooks.hook.decision": "continue",
+        "authhooks.hook.duration_ms": pytest.approx(2.0),
+    }
+    assert events[1]["authhooks.hook.decision"] == "deny"
+
+
+def test_a_flow_without_hooks_on_a_host_span_writes_outcome_and_duration_only(telemetry: InMemoryTelemetry) -> None:
+    observer = telemetry.observer()
+    with telemetry.tracer_provider.get_tracer("test").start_as_current_span("GET /", kind=SpanKind.SERVER):
         run_flow(observer, "validate_token")
+    (span,) = telemetry.spans()
+    assert dict(span.attributes or {}) == {
+        "authhooks.validate_token.outcome": "success",
+        "authhooks.validate_token.duration_ms": pytest.approx(3.2),
+    }
+
+
+def test_a_fault_on_a_host_span_sets_error_and_error_type(telemetry: InMemoryTelemetry) -> None:
+    observer = telemetry.observer()
+    with telemetry.tracer_provider.get_tracer("test").start_as_current_span("GET /", kind=SpanKind.SERVER):
+        run_flow(observer, "validate_token", outcome=Outcome.FAILURE, reason="key_set_unavailable",
+                 fault=KeySetUnavailableError("down"))  # fmt: skip
+    (span,) = telemetry.spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes is not None and span.attributes["error.type"] == "key_set_unavailable"
+    assert span.attributes["authhooks.validate_token.reason"] == "key_set_unavailable"
+
+
+def test_always_starts_an_own_span_under_the_server_span(telemetry: InMemoryTelemetry) -> None:
+    observer = telemetry.observer(Settings(flow_spans="always"))
+    tracer = telemetry.tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("GET /private", kind=SpanKind.SERVER) as server:
+        run_flow(observer, "validate_token", [record("check_ip", point="validate_token.pre")])
         assert trace.get_current_span() is server  # the flow restored the context
     (flow,) = telemetry.flow_spans("validate_token")
+    assert flow.kind is SpanKind.INTERNAL
     assert flow.parent is not None
     assert flow.parent.span_id == server.get_span_context().span_id
     assert flow.context is not None and flow.context.trace_id == server.get_span_context().trace_id
+    assert flow.attributes is not None and flow.attributes["authhooks.outcome"] == "success"
+    (event,) = flow.events
+    assert event.attributes is not None and event.attributes["authhooks.hook.stage"] == "pre"
+    (host,) = [s for s in telemetry.spans() if s.kind is SpanKind.SERVER]
+    assert not any(k.startswith("authhooks.") for k in host.attributes or {})
 
 
-def test_nested_flows_nest_and_restore_the_context(telemetry: InMemoryTelemetry) -> None:
-    observer = telemetry.observer()
+def test_an_unsampled_server_span_is_not_written_and_no_span_is_started() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(ALWAYS_OFF))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observer = TelemetryObserver(Settings(), tracer_provider=provider)
+    with provider.get_tracer("test").start_as_current_span("GET /", kind=SpanKind.SERVER):
+        run_flow(observer, "validate_token", [record("check_ip", point="validate_token.pre")])
+    assert exporter.get_finished_spans() == ()
+    assert observer._hook_attrs == {}
+
+
+@pytest.mark.parametrize("flow_spans", ["auto", "always"])
+def test_nested_flows_nest_and_restore_the_context(telemetry: InMemoryTelemetry, flow_spans: str) -> None:
+    observer = telemetry.observer(Settings(flow_spans=flow_spans))  # type: ignore[arg-type]
     outer = FlowRun("login")
     observer.flow_started(outer)
     run_flow(observer, "verify_signature", parent=outer)
@@ -75,13 +156,24 @@ def test_nested_flows_nest_and_restore_the_context(telemetry: InMemoryTelemetry)
 
     (login,) = telemetry.flow_spans("login")
     assert login.context is not None
-    for flow in ("verify_signature", "issue_token"):
-        (inner,) = telemetry.flow_spans(flow)
-        assert inner.parent is not None and inner.parent.span_id == login.context.span_id
+    if flow_spans == "always":
+        for flow in ("verify_signature", "issue_token"):
+            (inner,) = telemetry.flow_spans(flow)
+            assert inner.parent is not None and inner.parent.span_id == login.context.span_id
+        return
+    # auto: the nested flows record onto the login span, the one already current
+    assert [s.name for s in telemetry.spans()] == ["authhooks.login"]
+    assert login.attributes is not None
+    assert login.attributes["authhooks.verify_signature.outcome"] == "success"
+    assert login.attributes["authhooks.issue_token.outcome"] == "success"
+    assert login.attributes["authhooks.flow"] == "login"
 
 
-def test_nested_flow_without_the_context_still_nests_under_its_parent_run(telemetry: InMemoryTelemetry) -> None:
-    observer = telemetry.observer()
+@pytest.mark.parametrize("flow_spans", ["auto", "always"])
+def test_nested_flow_without_the_context_still_nests_under_its_parent_run(
+    telemetry: InMemoryTelemetry, flow_spans: str
+) -> None:
+    observer = telemetry.observer(Settings(flow_spans=flow_spans))  # type: ignore[arg-type]
     outer = FlowRun("login")
     observer.flow_started(outer)
     token = otel_context.attach(otel_context.Context())  # as on a worker thread that lost the context
@@ -91,9 +183,58 @@ def test_nested_flow_without_the_context_still_nests_under_its_parent_run(teleme
         otel_context.detach(token)
     observer.flow_ended(outer)
     (login,) = telemetry.flow_spans("login")
+    assert login.context is not None
+    if flow_spans == "auto":
+        assert login.attributes is not None and login.attributes["authhooks.verify_signature.outcome"] == "success"
+        assert telemetry.flow_spans("verify_signature") == []
+        return
     (inner,) = telemetry.flow_spans("verify_signature")
-    assert login.context is not None and inner.parent is not None
+    assert inner.parent is not None
     assert inner.parent.span_id == login.context.span_id
+
+
+def test_attributes_mode_writes_three_arrays_on_the_flow_span(telemetry: InMemoryTelemetry) -> None:
+    observer = telemetry.observer(Settings(hook_telemetry="attributes"))
+    hooks = [
+        record("rate_limit", duration=0.001),
+        record("add_claim", Decision.MODIFY, point="login.post", duration=0.0025),
+        record("broken", Decision.ERROR, point="login.post", error_type="KeyError"),
+    ]
+    run = run_flow(observer, "login", hooks)
+    report_background(observer, run, record("notify", point="login.post", background=True))
+    (span,) = telemetry.flow_spans("login")
+    assert span.events == ()
+    assert span.attributes is not None
+    assert span.attributes["authhooks.hook.names"] == ("rate_limit", "add_claim", "broken")
+    assert span.attributes["authhooks.hook.decisions"] == ("continue", "modify", "error")
+    assert span.attributes["authhooks.hook.durations_ms"] == pytest.approx((1.0, 2.5, 1.0))
+    assert span.attributes["authhooks.hooks.count"] == 3
+    assert span.attributes["authhooks.hooks.failed"] == 1
+    # A background run reported after the flow ended is still a linked span of its own.
+    (background,) = telemetry.hook_spans()
+    assert span.context is not None and [link.context.span_id for link in background.links] == [span.context.span_id]
+
+
+def test_attributes_mode_on_a_host_span_prefixes_the_arrays_with_the_flow(telemetry: InMemoryTelemetry) -> None:
+    observer = telemetry.observer(Settings(hook_telemetry="attributes"))
+    tracer = telemetry.tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("GET /private", kind=SpanKind.SERVER):
+        hooks = [
+            record("a", point="validate_token.post"),
+            record("b", Decision.SKIPPED, point="validate_token.post", duration=0),
+        ]
+        run_flow(observer, "validate_token", hooks)
+    (span,) = telemetry.spans()
+    assert span.attributes is not None and span.events == ()
+    assert span.attributes["authhooks.validate_token.hook.names"] == ("a", "b")
+    assert span.attributes["authhooks.validate_token.hook.decisions"] == ("continue", "skipped")
+    assert span.attributes["authhooks.validate_token.hook.durations_ms"] == (1.0, 0.0)
+
+
+def test_attributes_mode_without_hooks_writes_no_arrays(telemetry: InMemoryTelemetry) -> None:
+    run_flow(telemetry.observer(Settings(hook_telemetry="attributes")), "login")
+    (span,) = telemetry.flow_spans("login")
+    assert span.attributes is not None and "authhooks.hook.names" not in span.attributes
 
 
 @pytest.mark.parametrize("decision", list(Decision))

@@ -21,6 +21,10 @@ Configuration is the standard OpenTelemetry environment (spec ``sdk-environment-
   ``opentelemetry-distro`` sets); the ``exporter=`` argument wins over the variable.
 - ``OTEL_METRICS_EXPORTER``: ``console``, ``otlp`` or ``none`` (unset: ``none``); without a metrics exporter no
   meter provider is installed.
+- ``OTEL_METRICS_EXEMPLAR_FILTER``: ``always_off`` (**the default here**; the spec's is ``trace_based``),
+  ``trace_based`` or ``always_on``. An exemplar adds about 2 µs to every histogram measurement taken inside a
+  sampled span (the SDK samples the span context and keeps a reservoir), and authhooks' histograms are opt-in
+  for the same reason (product.md §8); ask for them explicitly.
 - ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`` /
   ``OTEL_EXPORTER_OTLP_PROTOCOL``: ``http/protobuf`` (default, the spec's) or ``grpc`` (needs the optional
   ``opentelemetry-exporter-otlp-proto-grpc`` package, else a :class:`~authhooks.errors.ConfigurationError`
@@ -51,7 +55,7 @@ from authhooks.errors import ConfigurationError
 from authhooks.hooks.deadlines import run_in_thread
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics import ExemplarFilter, MeterProvider
     from opentelemetry.sdk.metrics.export import MetricReader
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -63,6 +67,7 @@ _ZIPKIN_MODULES = ("opentelemetry.exporter.zipkin.proto.http", "opentelemetry.ex
 """Where a Zipkin ``ZipkinExporter`` may live, preferred first (the packages
 ``opentelemetry-exporter-zipkin-proto-http`` and ``-zipkin-json``; ``opentelemetry-exporter-zipkin`` has both)."""
 _METRIC_EXPORTERS = frozenset({"console", "otlp", "none"})
+_EXEMPLAR_FILTERS = ("always_off", "trace_based", "always_on")
 _PROTOCOLS = ("http/protobuf", "grpc")
 
 logger = logging.getLogger("authhooks.telemetry")
@@ -302,6 +307,30 @@ def _metric_reader(name: str, environ: Mapping[str, str]) -> MetricReader:
     return PeriodicExportingMetricReader(exporter)
 
 
+def _exemplar_filter_name(environ: Mapping[str, str]) -> str:
+    """``OTEL_METRICS_EXEMPLAR_FILTER``, checked; ``always_off`` when unset.
+
+    Raises:
+        ConfigurationError: another value (the message names the variable).
+    """
+    raw = environ.get("OTEL_METRICS_EXEMPLAR_FILTER", "").strip().lower()
+    if not raw:
+        return "always_off"
+    if raw not in _EXEMPLAR_FILTERS:
+        raise ConfigurationError(f"OTEL_METRICS_EXEMPLAR_FILTER={raw!r}: expected one of {list(_EXEMPLAR_FILTERS)}")
+    return raw
+
+
+def _exemplar_filter(name: str) -> ExemplarFilter:
+    from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, AlwaysOnExemplarFilter, TraceBasedExemplarFilter
+
+    if name == "always_on":
+        return AlwaysOnExemplarFilter()
+    if name == "trace_based":
+        return TraceBasedExemplarFilter()
+    return AlwaysOffExemplarFilter()
+
+
 def _tracer_provider_installed() -> bool:
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
@@ -354,6 +383,7 @@ def setup(
     metric_names = _names(env, "OTEL_METRICS_EXPORTER", _METRIC_EXPORTERS)
     if "otlp" in metric_names:
         _check_protocol(env, "METRICS")
+    exemplars = _exemplar_filter_name(env)
 
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
@@ -377,6 +407,8 @@ def setup(
         from opentelemetry.sdk.metrics import MeterProvider
 
         readers = [_metric_reader(name, env) for name in metric_names]
-        meter_provider = MeterProvider(metric_readers=readers, resource=resource)
+        meter_provider = MeterProvider(
+            metric_readers=readers, resource=resource, exemplar_filter=_exemplar_filter(exemplars)
+        )
         metrics.set_meter_provider(meter_provider)
     return TelemetryHandle(tracer_provider, meter_provider)

@@ -3,8 +3,9 @@
 Cost matters here (product.md §9): one synchronous SDK measurement costs several microseconds (attribute
 cleaning, hashing, exemplar sampling), so
 
-- the durations are synchronous histograms (``authhooks.flow.duration``; ``authhooks.hook.duration`` unless
-  ``hook_durations=False``), recorded with attribute dictionaries built once per combination and reused;
+- the durations are synchronous histograms, **opt-in** (``authhooks.flow.duration`` with
+  ``flow_durations=True``, ``AUTHHOOKS_FLOW_HISTOGRAM``; ``authhooks.hook.duration`` with ``hook_durations=True``,
+  ``AUTHHOOKS_HOOK_METRICS``), recorded with attribute dictionaries built once per combination and reused;
 - the counters (``authhooks.flow.outcomes``, ``authhooks.hook.decisions``, ``authhooks.background.dropped``,
   ``authhooks.hook.abandoned``) are **asynchronous** (observable) counters: each call bumps an in-process tally
   under a lock, and the SDK reads the cumulative tallies when it collects. Values and attributes are the same as
@@ -89,6 +90,9 @@ class FlowMetrics:
     Args:
         meter_provider: the provider to use; default the global one (a proxy until an SDK is installed).
         hook_durations: record the ``authhooks.hook.duration`` histogram (one SDK measurement per hook run).
+        flow_durations: record the ``authhooks.flow.duration`` histogram (one SDK measurement per flow run).
+
+    The outcome and decision counters are always kept: they survive trace sampling.
     """
 
     __slots__ = (
@@ -103,18 +107,28 @@ class FlowMetrics:
         "_outcomes",
     )
 
-    def __init__(self, meter_provider: metrics.MeterProvider | None = None, *, hook_durations: bool = True) -> None:
+    def __init__(
+        self,
+        meter_provider: metrics.MeterProvider | None = None,
+        *,
+        hook_durations: bool = True,
+        flow_durations: bool = True,
+    ) -> None:
         meter = metrics.get_meter(names.INSTRUMENTATION_SCOPE, library_version(), meter_provider)
         buckets = list(names.DURATION_BUCKETS)
         self._outcomes = _Tally()
         self._decisions = _Tally()
         self._dropped = _Tally()
         self._abandoned = _Tally()
-        self._flow_duration = meter.create_histogram(
-            names.METRIC_FLOW_DURATION,
-            unit="s",
-            description="Duration of authhooks flows.",
-            explicit_bucket_boundaries_advisory=buckets,
+        self._flow_duration = (
+            meter.create_histogram(
+                names.METRIC_FLOW_DURATION,
+                unit="s",
+                description="Duration of authhooks flows.",
+                explicit_bucket_boundaries_advisory=buckets,
+            )
+            if flow_durations
+            else None
         )
         self._hook_duration = (
             meter.create_histogram(
@@ -157,7 +171,7 @@ class FlowMetrics:
         self._hook_attrs: dict[tuple[str, str, Decision, str | None], dict[str, Any]] = {}
 
     def flow_ended(self, run: FlowRun, error_type: str | None) -> None:
-        """Record the duration and outcome of an ended flow run."""
+        """Count the outcome of an ended flow run (and record its duration, when the histogram is on)."""
         key = (str(run.flow), run.outcome.value, run.reason, error_type)
         attrs = self._flow_attrs.get(key)
         if attrs is None:
@@ -168,7 +182,8 @@ class FlowMetrics:
                 attrs[names.ATTR_ERROR_TYPE] = error_type
             if len(self._flow_attrs) < CARDINALITY_LIMIT:
                 self._flow_attrs[key] = attrs
-        self._flow_duration.record(run.duration, attrs)
+        if self._flow_duration is not None:
+            self._flow_duration.record(run.duration, attrs)
         self._outcomes.add(key, attrs)
 
     def hook_ran(self, record: HookRecord) -> None:
