@@ -30,6 +30,7 @@ from authhooks import AuthHooks
 from authhooks.middleware import AuthHooksMiddleware
 
 from ._oidc_provider import AUDIENCE, CLIENT_ID, OidcProvider, b64url, generate_key, unverified
+from ._servers import Instance
 
 pytestmark = pytest.mark.slow
 
@@ -294,3 +295,34 @@ async def test_idp_down_at_start_then_back(
         assert time.monotonic() - started < 10  # refused connections fail fast, within the fetch timeout
         own_provider.start()
         assert await _status(client, token) == 200
+
+
+def test_real_server_started_while_idp_down(own_provider: OidcProvider, tmp_path: Path) -> None:
+    """A uvicorn process whose start-up key fetch fails still starts, answers 503 until the IdP is back, then
+    serves; with the IdP gone again the cached keys are served."""
+    own_provider.start()
+    tokens = [own_provider.access_token(alg) for alg in ("EdDSA", "ES256")]
+    own_provider.stop()
+    env = {
+        "AUTHHOOKS_OIDC_ISSUER": str(own_provider.issuer),
+        "AUTHHOOKS_AUDIENCE": AUDIENCE,
+        "AUTHHOOKS_STATE_DIR": str(tmp_path / "state"),
+        "AUTHHOOKS_STORE_URL": "memory://",
+        "AUTHHOOKS_TELEMETRY": "false",
+        "AUTHHOOKS_JWKS_REFETCH_COOLDOWN_SECONDS": "0",
+    }
+    instance = Instance("oidc", env).start()
+    try:
+        with httpx.Client(base_url=instance.url, timeout=10) as client:
+
+            def call(token: str) -> httpx.Response:
+                return client.get("/me", headers={"Authorization": f"Bearer {token}"})
+
+            assert call(tokens[0]).status_code == 503
+            own_provider.start()
+            response = call(tokens[0])
+            assert (response.status_code, response.json()["subject"]) == (200, CLIENT_ID)
+            own_provider.stop()
+            assert call(tokens[1]).status_code == 200
+    finally:
+        instance.stop()
