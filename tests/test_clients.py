@@ -276,3 +276,31 @@ def test_bad_env_entries_name_the_variable_without_the_hash() -> None:
     assert "A" * 44 not in str(caught.value)
     with pytest.raises(ConfigurationError, match="twice"):
         clients_from_settings(Settings(clients=(f"a:{stored}", f"a:{stored}")))
+
+
+# -- the CLI ------------------------------------------------------------------------------------------------------
+
+
+def test_cli_prints_a_secret_and_a_hash_that_authenticates(capsys: pytest.CaptureFixture[str]) -> None:
+    from authhooks._cli import main
+
+    assert main(["client-secret", "--iterations", str(FAST)]) == 0
+    lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    reg = ClientRegistry([Client.from_hash("svc", lines["secret_hash"])])
+    creds = client_credentials([basic("svc", lines["client_secret"])], {})
+    assert creds is not None and reg.authenticate(creds, "introspect").client_id == "svc"
+
+
+def test_cli_hashes_a_secret_from_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from authhooks._cli import main
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("chosen secret\n"))
+    assert main(["client-secret", "--stdin", "--iterations", str(FAST)]) == 0
+    out = capsys.readouterr().out
+    assert "chosen" not in out
+    reg = ClientRegistry([Client.from_hash("svc", out.strip())])
+    assert reg.authenticate(ClientCredentials("svc", Secret("chosen secret"), "client_secret_post"), "revoke")
+    assert main(["client-secret", "--iterations", "10"]) == 2
+    assert "100000" in capsys.readouterr().err

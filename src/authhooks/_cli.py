@@ -43,6 +43,15 @@ def _build_parser() -> argparse.ArgumentParser:
     verify.add_argument("file", help="the JSONL audit log (AUTHHOOKS_AUDIT_LOG_FILE)")
     verify.add_argument("--key-file", help="file holding the audit key (default: AUTHHOOKS_AUDIT_KEY)")
     verify.add_argument("--checkpoint", help="the log's checkpoint (default: FILE.checkpoint)")
+    client_secret = commands.add_parser(
+        "client-secret",
+        help="print a new client secret and its hash (for AUTHHOOKS_CLIENTS / AUTHHOOKS_CLIENTS_FILE)",
+        description="Print a new random client secret (give it to the client) and its PBKDF2-SHA256 hash (put it "
+        "in the clients setting: only the hash is stored). With --stdin, hash the secret read from standard input "
+        "instead and print the hash only.",
+    )
+    client_secret.add_argument("--stdin", action="store_true", help="hash the secret read from standard input")
+    client_secret.add_argument("--iterations", type=int, default=None, help="PBKDF2 iterations (default 600000)")
     commands.add_parser(
         "demo",
         help="serve the demo app on 127.0.0.1 (--walkthrough runs a client against it)",
@@ -81,6 +90,24 @@ def _check() -> int:
     return 1 if any(check.status == "failed" for check in checks) else 0
 
 
+def _client_secret(args: argparse.Namespace) -> int:
+    from authhooks.clients import DEFAULT_ITERATIONS, hash_client_secret, new_client_secret
+
+    iterations = DEFAULT_ITERATIONS if args.iterations is None else args.iterations
+    try:
+        if args.stdin:
+            secret = sys.stdin.read().rstrip("\r\n")
+            print(hash_client_secret(secret, iterations=iterations))
+            return 0
+        secret, secret_hash = new_client_secret(iterations=iterations)
+    except ValueError as exc:
+        print(f"authhooks: {exc}", file=sys.stderr)
+        return 2
+    print(f"client_secret={secret}")
+    print(f"secret_hash={secret_hash}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (``ConfigurationError`` → 2 with a one-line message)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -99,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _config(args)
         if args.command == "check":
             return _check()
+        if args.command == "client-secret":
+            return _client_secret(args)
         if args.command == "audit":
             from authhooks.exporters.audit_verify import audit_verify_main
 
