@@ -42,7 +42,7 @@ from authhooks.hooks.context import HookContext
 from authhooks.hooks.deadlines import run_in_thread, run_in_thread_sync
 from authhooks.hooks.observer import Observer
 from authhooks.hooks.points import CATALOGUE, HookPoint, PointKind, PointSpec, declare_point, resolve_point
-from authhooks.hooks.registry import HookImpl, OnError, Registry
+from authhooks.hooks.registry import HookImpl, OnError, Registry, _is_async
 from authhooks.hooks.runner import HookRunner, HookStats
 from authhooks.records import Principal, RequestInfo, TokenPair
 from authhooks.stores.base import Store
@@ -166,6 +166,7 @@ class AuthHooks:
         self._build_lock = threading.Lock()
         self.sync = SyncAuthHooks(self)
         """The blocking twin of every flow method (the same flows under the sync driver): WSGI apps, scripts."""
+        self._sync_only: str | None = None
 
     def _open_store(self) -> Store:
         from authhooks.stores.factory import open_store
@@ -299,6 +300,12 @@ class AuthHooks:
         Raises:
             HookError: unknown point or parameter, conflicting options, an ordering cycle.
         """
+        if self._sync_only is not None and (_is_async(fn) or (when is not None and _is_async(when))):
+            shown = name or getattr(fn, "__qualname__", repr(fn))
+            raise HookError(
+                f"hook {shown!r} at {self.point(point).name} is async, and this AuthHooks serves {self._sync_only}, "
+                "which runs flows with the sync driver: register a sync function"
+            )
         return self._registry.add(
             self.point(point),
             fn,
@@ -353,6 +360,21 @@ class AuthHooks:
     def hooks(self, point: PointSpec) -> tuple[HookImpl, ...]:
         """The hooks of ``point`` in call order."""
         return self._registry.get(self.point(point).name)
+
+    def require_sync(self, owner: str) -> None:
+        """Bind this engine to the sync driver (a WSGI stack, named ``owner``): refuse now any async hook or
+        ``when=`` condition already registered, naming it, and refuse every later registration of one.
+
+        Raises:
+            ConfigurationError: an async hook or condition is registered (the first one is named).
+        """
+        for impl in self._registry.all():
+            if impl.is_async or impl.condition_is_async:
+                raise ConfigurationError(
+                    f"{owner} runs flows with the sync driver, but hook {impl.name!r} at {impl.point.name} is async: "
+                    "register a sync function (or serve the app with ASGI)"
+                )
+        self._sync_only = owner
 
     def has_async_hooks(self) -> bool:
         """True when any hook or condition is async (such a stack cannot be served by the WSGI driver)."""

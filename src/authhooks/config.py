@@ -166,6 +166,9 @@ class Settings:
     error_format: ErrorFormat = _setting("bearer", "Denial bodies: `bearer` (RFC 6750) or `problem+json` (RFC 9457).")
     max_body_bytes: int = _setting(65536, "Largest request body the auth routes read.", low=1, high=1 << 26)
     instrument_asgi: bool = _setting(False, "Wrap the app in opentelemetry-instrumentation-asgi.")
+    instrument_wsgi: bool = _setting(
+        False, "Wrap the WSGI app in opentelemetry-instrumentation-wsgi (the `wsgi` extra), so flow spans nest under it."
+    )
     strict_startup: bool = _setting(
         False,
         "Fail the ASGI lifespan startup when a start-up check fails (store ping, keys, key set fetch); default: "

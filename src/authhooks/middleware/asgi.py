@@ -44,15 +44,15 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from authhooks.errors import AuthError, ConfigurationError, InvalidRequest, MissingCredentials
+from authhooks.errors import AuthError, MissingCredentials
 from authhooks.flows.refused import refused_request
 from authhooks.hooks.deadlines import run_in_thread
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.bodies import ClientDisconnected, read_body
+from authhooks.middleware.gate import Gate, resolve
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
-from authhooks.middleware.paths import PathRules, ScopeRules, path_forms, path_is_safe
-from authhooks.middleware.responses import Prepared, Responses, send_prepared
-from authhooks.middleware.routes import AuthRoutes, LoginAPI
+from authhooks.middleware.paths import path_forms, path_is_safe
+from authhooks.middleware.responses import Prepared, send_prepared
 from authhooks.middleware.scope import FlowAPI, request_info, set_anonymous, set_principal
 from authhooks.middleware.seam import ReadBody, RouteRequest, run_async
 from authhooks.records import Principal, RequestInfo
@@ -79,13 +79,6 @@ class _StartupRefused(Exception):
 
 
 _WS_REASONS = {400: "bad request", 401: "unauthorized", 403: "forbidden"}
-
-
-def _prefix(value: str) -> str:
-    prefix = value.rstrip("/")
-    if prefix and (not prefix.startswith("/") or "*" in prefix or "//" in prefix):
-        raise ConfigurationError(f"routes_prefix must be a path like '/auth', got {value!r}")
-    return prefix
 
 
 def _route_path(scope: Scope) -> str:
@@ -161,34 +154,20 @@ class AuthHooksMiddleware:
             "realm": realm,
             "instrument_asgi": instrument_asgi,
         }
-        overrides = {name: value for name, value in options.items() if value is not None}
-        if auth is None:
-            from authhooks._auth import AuthHooks
-
-            auth = AuthHooks(**overrides)
-        settings = auth.settings.replace(**overrides) if overrides else auth.settings
+        auth, settings = resolve(auth, options)
         self.app = app
         self.auth = auth
         self.settings = settings
         self._api: FlowAPI = auth  # checked: AuthHooks implements the whole FlowAPI
-        self._paths = PathRules(settings.protect, settings.public_paths)
-        self._scopes = ScopeRules(required_scopes or {})
-        self._optional = settings.optional_auth
-        self._responses = Responses(settings.effective_realm, settings.error_format)
-        self._bad_path_error = InvalidRequest("The request path is not acceptable.", reason="malformed_path")
-        self._bad_path = self._responses.error(self._bad_path_error, challenge=False)
-        self._routes: AuthRoutes | None = None
-        self._route_paths: frozenset[str] = frozenset()
-        if settings.routes:
-            self._routes = AuthRoutes(
-                prefix=_prefix(settings.routes_prefix),
-                responses=self._responses,
-                max_body_bytes=settings.max_body_bytes,
-                max_token_bytes=settings.max_token_bytes,
-                introspect_scope=introspect_scope,
-                password_grant=isinstance(auth, LoginAPI),
-            )
-            self._route_paths = frozenset(self._routes.table)
+        gate = self._gate = Gate(auth, settings, required_scopes=required_scopes, introspect_scope=introspect_scope)
+        self._paths = gate.paths
+        self._scopes = gate.scopes
+        self._optional = gate.optional
+        self._responses = gate.responses
+        self._bad_path_error = gate.bad_path_error
+        self._bad_path = gate.bad_path
+        self._routes = gate.routes
+        self._route_paths = gate.route_paths
         self._body_timeout = body_timeout
         self._observer = (
             RouteObserver(
@@ -257,18 +236,13 @@ class AuthHooksMiddleware:
                     if principal is None:
                         raise MissingCredentials()
                     principal = await self._api.authorize(principal, required, request=info)
-        except MissingCredentials as exc:
-            # Optional auth: no credential, or one of another scheme, is anonymous (unless scopes are required).
-            if not (self._optional and exc.reason == "unsupported_scheme" and not self._scopes.required(*forms)):
-                if not judged:
-                    await self._observe_refusal(exc, info)
-                await self._refuse(scope, send, self._responses.for_exception(exc))
-                return
         except Exception as exc:
-            if not judged and isinstance(exc, AuthError):
-                await self._observe_refusal(exc, info)
-            await self._refuse(scope, send, self._responses.for_exception(exc))
-            return
+            response, unjudged = self._gate.refusal(exc, judged, forms)
+            if unjudged is not None:
+                await self._observe_refusal(unjudged, info)
+            if response is not None:
+                await self._refuse(scope, send, response)
+                return
         if principal is None:
             set_anonymous(scope, self.auth, info)
         else:

@@ -141,8 +141,9 @@ class RouteObserver:
         self._routes = tuple(compiled)
         self._auth = auth
         self._responses = responses
-        self._limit = max_body_bytes
+        self._limit = self.max_body_bytes = max_body_bytes
         self._timeout = body_timeout
+        self.responses = responses
 
     def match(self, path: str, method: str) -> ObservedRoute | None:
         """The first binding matching ``path`` and ``method``, or ``None``."""
@@ -164,19 +165,12 @@ class RouteObserver:
             await send_prepared(send, self._responses.for_exception(exc, challenge=False))
             return
         types = header_values(scope, b"content-type")
-        data = _lenient_body(types[0] if types else None, body)
-        identifier: str | None = None
-        if route.identifier_field and data is not None:
-            value = data.get(route.identifier_field)
-            identifier = value[:512] if isinstance(value, str) else None
+        identifier, data = self.inspect(route, types[0] if types else None, body)
         state = scope.get(SCOPE_KEY)
         principal: Principal | None = state.get("principal") if isinstance(state, Mapping) else None
-        method, path = info.method, info.path
         try:
-            await self._auth.fire(
-                "request.pre", request=info, method=method, path=path, identifier=identifier, body=_masked(data)
-            )
-            await self._pre(route, identifier, principal, info)
+            for point, inputs in self.pre_fires(route, identifier, data, principal, info):
+                await self._auth.fire(point, request=info, **inputs)
         except Exception as exc:
             await send_prepared(send, self._responses.for_exception(exc, challenge=False))
             return
@@ -201,48 +195,77 @@ class RouteObserver:
         if status == 0:
             return
         try:
-            await self._post(route, identifier, principal, status, info)
-            await self._auth.fire(
-                "request.post", request=info, method=method, path=path, identifier=identifier, status_code=status
-            )
+            for point, inputs in self.post_fires(route, identifier, principal, status, info):
+                await self._auth.fire(point, request=info, **inputs)
         except Exception as exc:
             logger.warning("authhooks: an observed-route notification failed with %s", type(exc).__name__)
 
-    async def _pre(
-        self, route: ObservedRoute, identifier: str | None, principal: Principal | None, info: RequestInfo
-    ) -> None:
-        fire = self._auth.fire
+    # -- driver-neutral parts (the WSGI driver fires the same points with auth.sync.fire) ----------------------
+
+    @staticmethod
+    def inspect(route: ObservedRoute, content_type: bytes | None, body: bytes) -> tuple[str | None, Any]:
+        """The identifier (at most 512 characters) and the parsed body (``None`` when not a JSON object or form)."""
+        data = _lenient_body(content_type, body)
+        identifier: str | None = None
+        if route.identifier_field and data is not None:
+            value = data.get(route.identifier_field)
+            identifier = value[:512] if isinstance(value, str) else None
+        return identifier, data
+
+    @staticmethod
+    def pre_fires(
+        route: ObservedRoute, identifier: str | None, data: Any, principal: Principal | None, info: RequestInfo
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The decision points to fire before the app, in order, with their inputs."""
+        fires: list[tuple[str, dict[str, Any]]] = [
+            (
+                "request.pre",
+                {"method": info.method, "path": info.path, "identifier": identifier, "body": _masked(data)},
+            )
+        ]
         if route.flow == "login":
-            await fire("login.pre", request=info, subject=identifier, credentials=None, scheme=route.scheme)
+            fires.append(("login.pre", {"subject": identifier, "credentials": None, "scheme": route.scheme}))
         elif route.flow == "register":
-            await fire("register.pre", request=info, subject=identifier, scheme=route.scheme, attributes={})
+            fires.append(("register.pre", {"subject": identifier, "scheme": route.scheme, "attributes": {}}))
         elif route.flow == "invalidate_token":
             jti = principal.jti if principal is not None else None
-            await fire("invalidate_token.pre", request=info, token=None, principal=principal, jti=jti)
+            fires.append(("invalidate_token.pre", {"token": None, "principal": principal, "jti": jti}))
+        return fires
 
-    async def _post(
-        self, route: ObservedRoute, identifier: str | None, principal: Principal | None, status: int, info: RequestInfo
-    ) -> None:
-        fire = self._auth.fire
+    @staticmethod
+    def post_fires(
+        route: ObservedRoute, identifier: str | None, principal: Principal | None, status: int, info: RequestInfo
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The notification points to fire after the app answered ``status``, in order, with their inputs."""
+        fires: list[tuple[str, dict[str, Any]]] = []
         ok, failed = 200 <= status < 300, 400 <= status < 500
         reason = f"http_{status}"
         if route.flow == "login":
             if ok:
-                await fire("login.post", request=info, subject=identifier, principal=None, tokens=None)
+                fires.append(("login.post", {"subject": identifier, "principal": None, "tokens": None}))
             elif failed:
-                await fire("login.failed", request=info, subject=identifier, reason=reason, scheme=route.scheme)
+                fires.append(("login.failed", {"subject": identifier, "reason": reason, "scheme": route.scheme}))
         elif route.flow == "register":
             if ok:
-                await fire("register.post", request=info, subject=identifier, principal=None, attributes={})
+                fires.append(("register.post", {"subject": identifier, "principal": None, "attributes": {}}))
             elif failed:
-                await fire("register.failed", request=info, subject=identifier, reason=reason)
+                fires.append(("register.failed", {"subject": identifier, "reason": reason}))
         elif route.flow == "invalidate_token" and ok:
-            subject = principal.subject if principal is not None else identifier
-            await fire(
-                "invalidate_token.post",
-                request=info,
-                principal=principal,
-                jti=principal.jti if principal is not None else None,
-                subject=subject,
-                expires_at=principal.expires_at if principal is not None else None,
+            fires.append(
+                (
+                    "invalidate_token.post",
+                    {
+                        "principal": principal,
+                        "jti": principal.jti if principal is not None else None,
+                        "subject": principal.subject if principal is not None else identifier,
+                        "expires_at": principal.expires_at if principal is not None else None,
+                    },
+                )
             )
+        fires.append(
+            (
+                "request.post",
+                {"method": info.method, "path": info.path, "identifier": identifier, "status_code": status},
+            )
+        )
+        return fires

@@ -1,0 +1,87 @@
+"""What the WSGI driver reads from a PEP 3333 ``environ``: the route path, the header pairs, the request view.
+
+* **Paths.** ``PATH_INFO`` is the path the app routes on (``SCRIPT_NAME`` is where the app is mounted, as ASGI's
+  ``root_path``); both are percent-decoded by the server and, per PEP 3333, carried as latin-1 text of the raw
+  bytes. :func:`wsgi_text` turns them back into UTF-8 text (undecodable bytes become U+FFFD, as uvicorn does), so
+  patterns see the same path under both drivers. An empty ``PATH_INFO`` (the mount point itself) is ``/``.
+* **Headers.** ``HTTP_*`` keys plus ``CONTENT_TYPE`` and ``CONTENT_LENGTH``, as lower-case ``(name, value)``
+  byte pairs. A server joins a repeated header into one value (``a, b``): the strict Bearer parser refuses such
+  an ``Authorization``, and a joined ``Content-Length`` is malformed (400).
+* **Request view.** :func:`wsgi_request_info` builds the :class:`~authhooks.records.RequestInfo` hooks see: the
+  full path (``SCRIPT_NAME`` + ``PATH_INFO``), ``REMOTE_ADDR``, ``wsgi.url_scheme`` and the headers, which are
+  built on first access and never carry credentials (:class:`~authhooks.middleware.scope.RequestHeaders`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from authhooks.middleware.scope import RequestHeaders
+from authhooks.records import RequestInfo
+
+__all__ = ["EnvironHeaders", "full_path", "route_path", "wsgi_request_info", "wsgi_text"]
+
+_UNPREFIXED = {"CONTENT_TYPE": b"content-type", "CONTENT_LENGTH": b"content-length"}
+
+
+def wsgi_text(value: str) -> str:
+    """A PEP 3333 "bytes as latin-1" string as UTF-8 text (a value that is not latin-1 is returned as is)."""
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value
+    return raw.decode("utf-8", "replace")
+
+
+def route_path(environ: Mapping[str, Any]) -> str:
+    """The path the app routes on: ``PATH_INFO`` as text, ``/`` when empty."""
+    return wsgi_text(environ.get("PATH_INFO", "")) or "/"
+
+
+def full_path(environ: Mapping[str, Any]) -> str:
+    """``SCRIPT_NAME`` + ``PATH_INFO`` as text (what ASGI calls ``scope["path"]``)."""
+    return wsgi_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
+
+
+class EnvironHeaders:
+    """The request headers of an ``environ`` as lower-case ``(name, value)`` byte pairs, computed on iteration."""
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: Mapping[str, Any]) -> None:
+        self._environ = environ
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        for key, value in self._environ.items():
+            if not isinstance(value, str):
+                continue
+            if key.startswith("HTTP_"):
+                name = key[5:].replace("_", "-").lower().encode("latin-1")
+            elif key in _UNPREFIXED:
+                if not value:
+                    continue
+                name = _UNPREFIXED[key]
+            else:
+                continue
+            try:
+                yield name, value.encode("latin-1")
+            except UnicodeEncodeError:  # not PEP 3333 text: carried as UTF-8
+                yield name, value.encode("utf-8")
+
+
+def wsgi_request_info(environ: Mapping[str, Any], route: str | None = None) -> RequestInfo:
+    """The :class:`~authhooks.records.RequestInfo` of a WSGI request (no credentials in it).
+
+    ``route`` names the route template when known (the built-in routes set it).
+    """
+    return RequestInfo(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=full_path(environ),
+        client_ip=environ.get("REMOTE_ADDR") or None,
+        scheme=environ.get("wsgi.url_scheme", "http"),
+        headers=RequestHeaders(EnvironHeaders(environ)),
+        route=route,
+    )
