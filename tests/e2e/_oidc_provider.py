@@ -168,8 +168,10 @@ class OidcProvider:
     # -- process ------------------------------------------------------------------------------------------------
 
     def start(self, timeout: float = 20.0) -> OidcProvider:
-        """Start the server and return once its discovery document answers."""
+        """Start the server (if it is not running) and return once its discovery document answers."""
         node = require_node()
+        if self.proc is not None and self.proc.poll() is None:
+            return self
         self._write_keys(self.keys)
         env = {
             **os.environ,
@@ -297,15 +299,8 @@ class OidcProvider:
         state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         url = self.authorization_url(state=state, code_challenge=challenge, nonce=nonce, scope=scope, resource=resource)
         with httpx.Client(timeout=10.0) as browser:
-            page = self._until_page_or_callback(browser, browser.get(url))
-            page = self._until_page_or_callback(
-                browser, self._submit(browser, page, {"prompt": "login", "login": username, "password": "any"})
-            )
-            if isinstance(page, httpx.Response):  # the consent page
-                page = self._until_page_or_callback(browser, self._submit(browser, page, {"prompt": "consent"}))
-            if not isinstance(page, str):
-                raise RuntimeError(f"login did not reach the redirect URI: {page.status_code} {page.text[:500]}")
-        query = parse_qs(urlsplit(page).query)
+            callback = self.browse_login(browser, url, username)
+        query = parse_qs(urlsplit(callback).query)
         if query.get("state") != [state] or "code" not in query:
             raise RuntimeError(f"bad authorization response: {sorted(query)}")
         data = {
@@ -322,6 +317,29 @@ class OidcProvider:
         tokens: dict[str, Any] = response.json()
         tokens["nonce"] = nonce
         return tokens
+
+    def browse_login(self, browser: httpx.Client, url: str, username: str = "alice") -> str:
+        """Act as the user's browser from ``url`` (an authorization request to this provider, or a redirect to
+        it): follow redirects, sign in as ``username`` on the login page (devInteractions takes any password),
+        consent, and stop at the client's redirect URI without requesting it.
+
+        Args:
+            browser: keeps the provider's cookies (its session) across calls; redirects are followed here, so it
+                must not follow them itself (httpx's default).
+
+        Returns:
+            the redirect URI with the authorization response (``code``, ``state``, ``iss``; RFC 6749 §4.1.2,
+            RFC 9207), or with ``error`` when the provider refused.
+        """
+        page = self._until_page_or_callback(browser, browser.get(url))
+        if isinstance(page, httpx.Response) and 'name="login"' in page.text:
+            form = {"prompt": "login", "login": username, "password": "any"}
+            page = self._until_page_or_callback(browser, self._submit(browser, page, form))
+        if isinstance(page, httpx.Response):  # the consent page
+            page = self._until_page_or_callback(browser, self._submit(browser, page, {"prompt": "consent"}))
+        if not isinstance(page, str):
+            raise RuntimeError(f"login did not reach the redirect URI: {page.status_code} {page.text[:500]}")
+        return page
 
     def _until_page_or_callback(self, browser: httpx.Client, response: httpx.Response) -> httpx.Response | str:
         """Follow redirects inside the provider; stop at an HTML page or at the client's redirect URI."""
