@@ -176,6 +176,11 @@ class Settings:
     )
     # -- telemetry -----------------------------------------------------------------------------------------
     telemetry: bool = _setting(True, "Record flows and hook runs with the OpenTelemetry API.")
+    flow_spans: FlowSpans = _setting(
+        "auto",
+        "`auto`: a flow records onto the recording span already current (the HTTP server span) and starts its "
+        "own INTERNAL span only when there is none; `always`: its own span every time.",
+    )
     hook_telemetry: HookTelemetry = _setting(
         "event",
         "How each hook run is recorded: a span `event`, three array `attributes` per flow (names, decisions, "
@@ -227,11 +232,6 @@ class Settings:
         Raises:
             ConfigurationError: a malformed value (naming the variable and what it expected), or an unknown
                 ``<prefix>*`` variable.
-    flow_spans: FlowSpans = _setting(
-        "auto",
-        "`auto`: a flow records onto the recording span already current (the HTTP server span) and starts its "
-        "own INTERNAL span only when there is none; `always`: its own span every time.",
-    )
         """
         env = os.environ if environ is None else environ
         fields = {f.name: f for f in dataclasses.fields(cls)}
