@@ -1,57 +1,58 @@
-"""What telemetry costs on a protected request, in one run.
+"""What telemetry adds to a protected request with three hooks, in bare SDK spans, in one run.
 
-Run: ``python benchmarks/telemetry.py``. A Starlette route behind ``AuthHooksMiddleware``, called in-process
-with a prepared ASGI scope and a repeated HS256 token (the validated-token cache answers, so hooks and telemetry
-are most of the work). With three hooks at ``validate_token.post``:
+Run: ``python benchmarks/telemetry.py`` (``--quick`` for a smoke run; ``--number``, ``--rounds``). A Starlette
+route behind ``AuthHooksMiddleware``, called in-process with a prepared ASGI scope and a repeated HS256 token (the
+validated-token cache answers, so hooks and telemetry are most of the work), three sync hooks at
+``validate_token.post``. The SDK is what ``authhooks.telemetry.setup()`` builds: a ``TracerProvider`` with a
+``BatchSpanProcessor`` (its exporter drops everything) and a ``MeterProvider`` with a metric reader and exemplars
+off.
 
-- ``off``: ``AUTHHOOKS_TELEMETRY=false``;
-- ``event``: the default (one flow span, one span event per hook run, the flow-duration histogram);
-- ``event+hook_metrics``: plus the per-hook duration histogram (``AUTHHOOKS_HOOK_METRICS=true``);
-- ``span``: a child span per hook run.
+Cases, each alternated within a round (order rotated per round) after a full garbage collection (``_timing``):
 
-And, to price the parts:
+- ``off``: ``AUTHHOOKS_TELEMETRY=false``; ``off + 1 bare span``: ``off`` with one bare SDK span started and ended
+  around each request by a wrapping ASGI app: **the unit**, what one SDK span costs per request in the same
+  warm-up state (a tight loop of nothing but spans, ``one SDK span, tight loop``, looks about half as dear);
+- ``server: …``: the same request under a recording SERVER span made current by a wrapping ASGI app (as
+  ``opentelemetry-instrumentation-asgi`` does), telemetry ``off``, or in a mode;
+- the modes: ``event`` (the default: ``flow_spans=auto``, one span event per hook run), ``attributes`` (three
+  arrays), ``span`` (a child span per hook run), ``always`` (``flow_spans=always``, event mode) and
+  ``+histograms`` (event mode with ``AUTHHOOKS_FLOW_HISTOGRAM`` and ``AUTHHOOKS_HOOK_METRICS``).
 
-- ``off, 0 hooks`` / ``event, 0 hooks``: the same without hooks, so ``hooks_event`` (what recording the three
-  hook runs adds: ``(event - off) - (event, 0 hooks - off, 0 hooks)``) is separated from the flow's own span
-  and histogram;
-- ``off + 1 SDK span``: ``off`` with one bare SDK span started and ended around each request by a wrapping
-  ASGI app, so ``span_per_request`` is what one SDK span costs *per request*, in the same warm-up state as the
-  modes (in a tight loop of nothing but spans, ``one SDK span, tight loop``, it looks about half as dear);
-- ``off + 1 current span``: the same with ``start_as_current_span`` (the span made current, as the flow span
-  is, and as instrumentations do).
-
-The SDK provider has a ``BatchSpanProcessor`` with an exporter that drops everything, and a metric reader. The
-last lines give each mode's added µs and ``added_event_in_spans`` / ``hooks_event_in_spans`` in units of
-``span_per_request``.
+Each mode's figure is ``(mode - off) / unit`` with the matching ``off`` (under the server span or not), the
+median of per-round ratios. Targets (product.md §8, issue 15): under a server span ``event`` ≤ 3 and
+``attributes`` ≤ 2.2; without one ``event`` ≤ 4; each printed with its figure, then ``targets_met=yes|no``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from _timing import Targets, arounds, print_footer, print_header
 from authhooks import AuthHooks, Principal, Secret
 from authhooks.middleware import AuthHooksMiddleware
 from authhooks.telemetry.tracing import TelemetryObserver
 
-NUMBER, REPEAT = 2000, 9
 STATE_DIR = tempfile.mkdtemp(prefix="authhooks-bench-")
+TARGETS = {"server: event": 3.0, "server: attributes": 2.2, "event": 4.0}
 
 
 class _Drop(SpanExporter):
@@ -61,25 +62,29 @@ class _Drop(SpanExporter):
 
 TRACER_PROVIDER = TracerProvider()
 TRACER_PROVIDER.add_span_processor(BatchSpanProcessor(_Drop()))
-METER_PROVIDER = MeterProvider(metric_readers=[InMemoryMetricReader()])
+METER_PROVIDER = MeterProvider(metric_readers=[InMemoryMetricReader()], exemplar_filter=AlwaysOffExemplarFilter())
+TRACER = TRACER_PROVIDER.get_tracer("bench")
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
 async def _me(request: Any) -> PlainTextResponse:
     return PlainTextResponse(request.user.identity)
 
 
-def build(mode: str, hooks: int = 3) -> tuple[Any, dict[str, Any]]:
+def build(mode: str) -> tuple[ASGIApp, dict[str, Any]]:
+    """The protected app with three hooks and telemetry in ``mode`` (``off`` or one of the modes above)."""
     auth = AuthHooks(store_url="memory://", secret=Secret("t" * 48), telemetry=False, state_dir=STATE_DIR)
     if mode != "off":
-        hook_mode = "span" if mode == "span" else "event"
-        settings = auth.settings.replace(telemetry=True, hook_telemetry=hook_mode)
-        observer = TelemetryObserver(
-            settings,
-            tracer_provider=TRACER_PROVIDER,
-            meter_provider=METER_PROVIDER,
-            hook_durations=mode == "event+hook_metrics",
-        )
-        auth.add_observer(observer)
+        overrides: dict[str, Any] = {"telemetry": True}
+        if mode in ("attributes", "span"):
+            overrides["hook_telemetry"] = mode
+        if mode == "always":
+            overrides["flow_spans"] = "always"
+        if mode == "+histograms":
+            overrides.update(flow_histogram=True, hook_metrics=True)
+        settings = auth.settings.replace(**overrides)
+        auth.add_observer(TelemetryObserver(settings, tracer_provider=TRACER_PROVIDER, meter_provider=METER_PROVIDER))
 
     def audit(principal: Principal) -> None:
         return None
@@ -90,8 +95,8 @@ def build(mode: str, hooks: int = 3) -> tuple[Any, dict[str, Any]]:
     def quota(principal: Principal) -> None:
         return None
 
-    for fn in (audit, tier, quota)[:hooks]:
-        auth.add_hook("validate_token.post", fn)
+    for fn in (audit, tier, quota):
+        auth.add_hook("validate_token.post", fn, name=fn.__name__, inline=True)
     app = AuthHooksMiddleware(Starlette(routes=[Route("/me", _me)]), auth=auth, protect=["/me"])
     token = auth.sync.issue_token("alice").token
     scope = {
@@ -111,87 +116,107 @@ def build(mode: str, hooks: int = 3) -> tuple[Any, dict[str, Any]]:
     return app, scope
 
 
+class _OneSpan:
+    """Wraps an app with one bare SDK span per request, started and ended (not made current)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        TRACER.start_span("one").end()
+        await self.app(scope, receive, send)
+
+
+class _ServerSpan:
+    """Wraps an app in a recording SERVER span made current, as the ASGI instrumentation does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        with TRACER.start_as_current_span("GET /me", kind=SpanKind.SERVER):
+            await self.app(scope, receive, send)
+
+
 async def _receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-async def _per_request(app: Any, scope: dict[str, Any], n: int) -> float:
+def _timed(app: ASGIApp, scope: dict[str, Any], n: int) -> Callable[[], Awaitable[float]]:
+    scopes = [dict(scope) for _ in range(n)]
     status: list[int] = []
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
 
-    start = time.perf_counter_ns()
-    for _ in range(n):
-        await app(dict(scope), _receive, send)
-    elapsed = (time.perf_counter_ns() - start) / n / 1000
-    assert set(status) == {200}, set(status)
-    return elapsed
+    async def run() -> float:
+        status.clear()
+        start = time.perf_counter_ns()
+        for s in scopes:
+            await app(s, _receive, send)
+        elapsed = (time.perf_counter_ns() - start) / n / 1000
+        if set(status) != {200}:
+            raise RuntimeError(f"answers {set(status)}, not 200")
+        return elapsed
+
+    return run
 
 
-def _one_span(n: int) -> float:
-    tracer = TRACER_PROVIDER.get_tracer("bench")
-    start = time.perf_counter_ns()
-    for _ in range(n):
-        tracer.start_span("one").end()
-    return (time.perf_counter_ns() - start) / n / 1000
+def _tight_loop(n: int) -> Callable[[], Awaitable[float]]:
+    async def run() -> float:
+        start = time.perf_counter_ns()
+        for _ in range(n):
+            TRACER.start_span("one").end()
+        return (time.perf_counter_ns() - start) / n / 1000
+
+    return run
 
 
-class _OneSpan:
-    """Wraps an app with one bare SDK span per request (or, with ``current``, one made current)."""
-
-    def __init__(self, app: Any, *, current: bool) -> None:
-        self.app, self.current = app, current
-        self.tracer = TRACER_PROVIDER.get_tracer("bench")
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if self.current:
-            with self.tracer.start_as_current_span("one"):
-                await self.app(scope, receive, send)
-            return
-        self.tracer.start_span("one").end()
-        await self.app(scope, receive, send)
+MODES = ("event", "attributes", "span", "always", "+histograms")
 
 
-def _added(results: dict[str, list[float]], mode: str, base: str = "off") -> list[float]:
-    return [m - o for m, o in zip(results[mode], results[base], strict=True)]
+async def main(number: int, rounds: int) -> int:
+    cases: dict[str, Callable[[], Awaitable[float]]] = {}
+    off_app, scope = build("off")
+    cases["off"] = _timed(off_app, scope, number)
+    cases["off + 1 bare span"] = _timed(_OneSpan(off_app), scope, number)
+    cases["server: off"] = _timed(_ServerSpan(off_app), scope, number)
+    for mode in MODES:
+        app, scope = build(mode)
+        cases[mode] = _timed(app, scope, number)
+        cases[f"server: {mode}"] = _timed(_ServerSpan(app), scope, number)
+    cases["one SDK span, tight loop"] = _tight_loop(number)
+    for run in cases.values():  # warm up
+        await run()
+    results = await arounds(cases, rounds)
 
-
-async def main() -> None:
-    modes = ("off", "event", "event+hook_metrics", "span")
-    apps = {mode: build(mode) for mode in modes}
-    apps["off, 0 hooks"] = build("off", hooks=0)
-    apps["event, 0 hooks"] = build("event", hooks=0)
-    app, scope = build("off")
-    apps["off + 1 SDK span"] = (_OneSpan(app, current=False), scope)
-    apps["off + 1 current span"] = (_OneSpan(app, current=True), scope)
-    results: dict[str, list[float]] = {mode: [] for mode in apps}
-    results["one SDK span, tight loop"] = []
-    for app, scope in apps.values():
-        await _per_request(app, scope, NUMBER // 10)
-    for _ in range(REPEAT):
-        for mode, (app, scope) in apps.items():
-            results[mode].append(await _per_request(app, scope, NUMBER))
-        results["one SDK span, tight loop"].append(_one_span(NUMBER))
-    print("\nprotected request, repeated HS256 token (µs per request, median of rounds)")
+    print(f"\nprotected request, repeated HS256 token, three hooks ({number} requests x {rounds} rounds)")
     for name, values in results.items():
         print(f"  {name:<26} {statistics.median(values):8.2f} µs")
-    print()
-    span = _added(results, "off + 1 SDK span")
-    print(f"span_per_request_us={statistics.median(span):.2f}")
-    print(f"current_span_per_request_us={statistics.median(_added(results, 'off + 1 current span')):.2f}")
-    for mode in modes[1:]:
-        print(f"added_{mode.replace('+', '_')}_us={statistics.median(_added(results, mode)):.2f}")
-    flow_only = _added(results, "event, 0 hooks", "off, 0 hooks")
-    hooks = [e - f for e, f in zip(_added(results, "event"), flow_only, strict=True)]
-    print(f"flow_event_us={statistics.median(flow_only):.2f}")
-    print(f"hooks_event_us={statistics.median(hooks):.2f}")
-    added = _added(results, "event")
-    print(f"added_event_in_spans={statistics.median(a / b for a, b in zip(added, span, strict=True)):.2f}")
-    print(f"hooks_event_in_spans={statistics.median(h / b for h, b in zip(hooks, span, strict=True)):.2f}")
-    TRACER_PROVIDER.shutdown()
+    unit = [s - o for s, o in zip(results["off + 1 bare span"], results["off"], strict=True)]
+    print(f"\nspan_per_request_us={statistics.median(unit):.2f}")
+    targets = Targets()
+    print("\nadded per request: µs, and in bare SDK spans (median of per-round ratios)")
+    for mode in (*MODES, *(f"server: {m}" for m in MODES)):
+        base = results["server: off" if mode.startswith("server: ") else "off"]
+        added = [m - b for m, b in zip(results[mode], base, strict=True)]
+        spans = statistics.median(a / u for a, u in zip(added, unit, strict=True))
+        print(f"  {mode:<24} {statistics.median(added):8.2f} µs  {spans:5.2f} spans")
+        if mode in TARGETS:
+            targets.at_most(f"spans_{mode.replace('server: ', 'server_')}", spans, TARGETS[mode])
+    targets.print()
+    return 0 if targets.met else 1
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="few requests and rounds (a smoke run)")
+    parser.add_argument("--number", type=int, default=None, help="requests per case per round")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds")
+    args = parser.parse_args()
+    print_header("what telemetry adds to a protected request with three hooks, in bare SDK spans")
+    code = asyncio.run(main(args.number or (200 if args.quick else 2000), args.rounds or (3 if args.quick else 11)))
+    print_footer()
+    TRACER_PROVIDER.shutdown()
+    sys.exit(0)
