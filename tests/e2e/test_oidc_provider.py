@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -29,7 +32,7 @@ from starlette.routing import Route
 from authhooks import AuthHooks
 from authhooks.middleware import AuthHooksMiddleware
 
-from ._oidc_provider import AUDIENCE, CLIENT_ID, OidcProvider, b64url, generate_key, unverified
+from ._oidc_provider import AUDIENCE, CLIENT_ID, OidcProvider, SigningKey, b64url, generate_key, unverified
 from ._servers import Instance
 
 pytestmark = pytest.mark.slow
@@ -163,8 +166,13 @@ async def test_foreign_issuer_refused_though_signed_by_the_issuer_key(
         # the same key re-signing the same claims: accepted (the forgery below differs by iss alone)
         control = key.sign({**claims, "jti": secrets.token_urlsafe(16)}, {"typ": "at+jwt"}, "RS256")
         assert await _status(client, control) == 200
-        forged = key.sign({**claims, "jti": secrets.token_urlsafe(16), "iss": "https://evil.example"}, header, "RS256")
-        assert await _status(client, forged) == 401
+        for iss in (
+            "https://evil.example",
+            f"{provider.issuer}/",
+            str(provider.issuer).replace("127.0.0.1", "localhost"),
+        ):
+            forged = key.sign({**claims, "jti": secrets.token_urlsafe(16), "iss": iss}, header, "RS256")
+            assert await _status(client, forged) == 401, iss  # RFC 8414 §3.3: compared exactly
         assert unverified(foreign)[1]["iss"] == "http://localhost:1/other"
         assert await _status(client, foreign) == 401
 
@@ -179,6 +187,13 @@ async def test_forged_and_tampered_tokens_refused(
     escalated = b64url(json.dumps({**claims, "scope": "read write admin"}).encode())
     flipped = signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")
     as_ps256 = b64url(json.dumps({**header, "alg": "PS256"}).encode())
+    # the issuer's RSA key signing under the kid of its EC key: the key type decides the algorithms, not the token
+    cross_type = SigningKey("ec-1", provider.key("rsa-1").key).sign(claims, {"typ": "at+jwt"}, "RS256")
+    # RFC 8725 §2.1: the issuer's public key used as an HMAC secret
+    public_pem = provider.key("rsa-1").key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    hs_head = b64url(json.dumps({"alg": "HS256", "typ": "at+jwt", "kid": "rsa-1"}).encode())
+    hs_mac = b64url(hmac.new(public_pem, f"{hs_head}.{payload}".encode(), hashlib.sha256).digest())
+    unsigned = b64url(json.dumps({"alg": "none", "typ": "at+jwt"}).encode())
     async with _api(monkeypatch, tmp_path, str(provider.issuer)) as (_, client):
         assert await _status(client, genuine) == 200
         assert await _status(client, attacker.sign(claims, {"typ": "at+jwt"}, "RS256")) == 401
@@ -186,6 +201,9 @@ async def test_forged_and_tampered_tokens_refused(
         assert await _status(client, f"{head}.{payload}.{flipped}") == 401
         assert await _status(client, f"{as_ps256}.{payload}.{signature}") == 401
         assert await _status(client, f"{head}.{payload}.") == 401
+        assert await _status(client, cross_type) == 401
+        assert await _status(client, f"{hs_head}.{payload}.{hs_mac}") == 401
+        assert await _status(client, f"{unsigned}.{payload}.") == 401
 
 
 async def test_id_token_refused(provider: OidcProvider, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
