@@ -148,12 +148,16 @@ class OidcProvider:
         keys: the provider's signing keys; the first usable one for an algorithm signs unless a ``kid`` is named.
         issuer: the issuer identifier (default ``http://127.0.0.1:<port>``).
         redirect_uri: the client's registered redirect URI (default ``http://127.0.0.1:<free port>/callback``).
+        extra_clients: more clients' metadata (RFC 7591 §2 names), e.g. a public one: ``{"client_id": "spa",
+            "token_endpoint_auth_method": "none", "response_types": ["code"], "grant_types":
+            ["authorization_code"]}``; ``redirect_uris`` defaults to ``[redirect_uri]``.
     """
 
     directory: Path
     keys: list[SigningKey]
     issuer: str | None = None
     redirect_uri: str | None = None
+    extra_clients: list[dict[str, Any]] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     proc: subprocess.Popen[bytes] | None = None
@@ -182,6 +186,7 @@ class OidcProvider:
             "OIDC_REDIRECT_URI": str(self.redirect_uri),
             "OIDC_AUDIENCE": AUDIENCE,
             "OIDC_ADMIN_TOKEN": self.admin_token,
+            "OIDC_EXTRA_CLIENTS": json.dumps([{"redirect_uris": [self.redirect_uri], **c} for c in self.extra_clients]),
         }
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -271,14 +276,22 @@ class OidcProvider:
         return token
 
     def authorization_url(
-        self, *, state: str, code_challenge: str, nonce: str, scope: str = "openid", resource: str | None = None
+        self,
+        *,
+        state: str,
+        code_challenge: str,
+        nonce: str,
+        scope: str = "openid",
+        resource: str | None = None,
+        client_id: str = CLIENT_ID,
+        redirect_uri: str | None = None,
     ) -> str:
-        """Where a browser starts the authorization code grant (PKCE S256) of the test client."""
+        """Where a browser starts the authorization code grant (PKCE S256) of a registered client."""
         params = {
-            "client_id": CLIENT_ID,
+            "client_id": client_id,
             "response_type": "code",
             "scope": scope,
-            "redirect_uri": str(self.redirect_uri),
+            "redirect_uri": redirect_uri or str(self.redirect_uri),
             "state": state,
             "nonce": nonce,
             "code_challenge": code_challenge,
@@ -288,8 +301,17 @@ class OidcProvider:
             params["resource"] = resource
         return f"{self.url}/auth?{urlencode(params)}"
 
-    def login(self, username: str = "alice", *, resource: str | None = None, scope: str = "openid") -> dict[str, Any]:
-        """Sign in through the provider's own pages as a browser would, then redeem the code.
+    def login(
+        self,
+        username: str = "alice",
+        *,
+        resource: str | None = None,
+        scope: str = "openid",
+        client_id: str = CLIENT_ID,
+        client_secret: str | None = CLIENT_SECRET,
+    ) -> dict[str, Any]:
+        """Sign in through the provider's own pages as a browser would, then redeem the code (with
+        ``client_secret_basic``, or as a public client when ``client_secret`` is ``None``).
 
         Returns:
             the token response: ``id_token``, ``access_token`` (a JWT for ``resource`` when given), ...
@@ -297,7 +319,9 @@ class OidcProvider:
         verifier = b64url(secrets.token_bytes(32))
         challenge = b64url(hashlib.sha256(verifier.encode()).digest())
         state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-        url = self.authorization_url(state=state, code_challenge=challenge, nonce=nonce, scope=scope, resource=resource)
+        url = self.authorization_url(
+            state=state, code_challenge=challenge, nonce=nonce, scope=scope, resource=resource, client_id=client_id
+        )
         with httpx.Client(timeout=10.0) as browser:
             callback = self.browse_login(browser, url, username)
         query = parse_qs(urlsplit(callback).query)
@@ -311,7 +335,11 @@ class OidcProvider:
         }
         if resource is not None:
             data["resource"] = resource
-        response = httpx.post(f"{self.url}/token", data=data, auth=(CLIENT_ID, CLIENT_SECRET))
+        if client_secret is None:
+            data["client_id"] = client_id
+            response = httpx.post(f"{self.url}/token", data=data)
+        else:
+            response = httpx.post(f"{self.url}/token", data=data, auth=(client_id, client_secret))
         if response.status_code != 200:
             raise RuntimeError(f"code redemption failed: {response.status_code} {response.text}")
         tokens: dict[str, Any] = response.json()

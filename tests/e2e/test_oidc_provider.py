@@ -37,6 +37,14 @@ from ._servers import Instance
 
 pytestmark = pytest.mark.slow
 
+PUBLIC_CLIENT = {
+    "client_id": "authhooks-spa",
+    "token_endpoint_auth_method": "none",
+    "grant_types": ["authorization_code"],
+    "response_types": ["code"],
+    "id_token_signed_response_alg": "EdDSA",
+}
+
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
@@ -47,7 +55,8 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]
         generate_key("ed25519", "ed-1"),
         generate_key("ed25519", "ed-alg", alg="Ed25519"),
     ]
-    with OidcProvider(tmp_path_factory.mktemp("oidc"), keys) as running:
+    directory = tmp_path_factory.mktemp("oidc")
+    with OidcProvider(directory, keys, extra_clients=[PUBLIC_CLIENT]) as running:
         yield running
 
 
@@ -143,9 +152,13 @@ async def test_interactive_login_access_token_accepted(
 ) -> None:
     """The authorization code grant through the provider's own login pages gives a user's JWT access token."""
     tokens = provider.login("alice", resource="urn:authhooks:alg:ES256", scope="openid read")
+    public = provider.login("carol", resource="urn:authhooks:alg:PS256", client_id="authhooks-spa", client_secret=None)
+    assert unverified(public["id_token"])[0]["alg"] == "EdDSA"
     async with _api(monkeypatch, tmp_path, str(provider.issuer)) as (_, client):
         response = await _call(client, tokens["access_token"])
         assert (response.status_code, response.text) == (200, "alice")
+        response = await _call(client, public["access_token"])
+        assert (response.status_code, response.text) == (200, "carol")
 
 
 # -- refused --------------------------------------------------------------------------------------------------

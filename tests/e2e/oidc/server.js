@@ -8,6 +8,8 @@
 //                       the one confidential client (client_secret_basic): client_credentials, authorization_code
 //                       (with PKCE, S256) and refresh_token grants (default authhooks-test / a fixed dev secret).
 //   OIDC_REDIRECT_URI   the client's redirect URI (default http://127.0.0.1:PORT/cb); comma-separated for several.
+//   OIDC_EXTRA_CLIENTS  a JSON array of more client metadata (RFC 7591 §2 names), e.g. a public client
+//                       (`token_endpoint_auth_method: "none"`) or one using `client_secret_post`.
 //   OIDC_AUDIENCE       the `aud` of every JWT access token (default urn:authhooks:test-api).
 //   OIDC_ADMIN_TOKEN    enables the test-only admin route below (absent: no admin route).
 //
@@ -50,6 +52,7 @@ const clientSecret = process.env.OIDC_CLIENT_SECRET || 'authhooks-test-client-se
 const redirectUris = (process.env.OIDC_REDIRECT_URI || `http://127.0.0.1:${port}/cb`).split(',');
 const audience = process.env.OIDC_AUDIENCE || 'urn:authhooks:test-api';
 const adminToken = process.env.OIDC_ADMIN_TOKEN || '';
+const extraClients = JSON.parse(process.env.OIDC_EXTRA_CLIENTS || '[]');
 
 const RESOURCE = /^urn:authhooks:alg:([A-Za-z0-9]+)(?::kid:([^:]+))?(?::typ:([^:]+))?$/;
 
@@ -87,7 +90,7 @@ function configuration(jwks) {
       response_types: ['code'],
       redirect_uris: redirectUris,
       id_token_signed_response_alg: 'RS256',
-    }],
+    }, ...extraClients],
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'read', 'write'],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
