@@ -90,6 +90,9 @@ class AuthHooks:
             :class:`~authhooks.telemetry.TelemetryObserver` comes first (OpenTelemetry API only: no-op until an
             SDK is installed); with ``audit_log_file`` an :class:`~authhooks.exporters.audit.AuditObserver` last.
         clock: the one wall clock (Unix seconds) of the flows and the token layer (default ``time.time``).
+        http_client: what fetches the issuer's discovery document and JWKS (``AUTHHOOKS_OIDC_ISSUER``,
+            ``AUTHHOOKS_JWKS_URL``): an ``httpx.Client`` (proxies, custom CAs; async fetches run it on a thread), an
+            ``httpx.AsyncClient`` (async fetches only) or an httpx transport; never closed by authhooks.
         **overrides: any :class:`~authhooks.config.Settings` field, e.g. ``propagate_hook_errors=True``.
 
     Hooks are registered with :meth:`add_hook` or the :meth:`hook` decorator at the points of
@@ -114,6 +117,7 @@ class AuthHooks:
         store: Store | None = None,
         observers: tuple[Observer, ...] | list[Observer] = (),
         clock: Clock = time.time,
+        http_client: Any = None,
         **overrides: Any,
     ) -> None:
         try:
@@ -123,7 +127,7 @@ class AuthHooks:
                 settings = settings.replace(**overrides)
             # Every setting that can be checked without side effects, now: the keys are loaded (and kept for the
             # token layer), the store URL and the handlers file checked; nothing is created or contacted.
-            self._keys = check_settings(settings)
+            self._keys = check_settings(settings, http_client=http_client)
         except ConfigurationError as exc:
             quiet_if_uncaught(exc)  # uncaught (an app module's `auth = AuthHooks()`): one line, no traceback
             raise

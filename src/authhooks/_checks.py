@@ -41,8 +41,10 @@ Keys = tuple[Key | None, KeySet | None, RemoteKeySet | None]
 # -- construction ------------------------------------------------------------------------------------------
 
 
-def check_settings(settings: Settings) -> Keys:
+def check_settings(settings: Settings, *, http_client: Any = None) -> Keys:
     """Check every setting that can be checked without side effects; return the configured keys (loaded once).
+
+    ``http_client`` (an httpx client or transport) is what the remote key set will fetch with.
 
     Returns:
         What :func:`~authhooks.tokens.loading.keys_from_settings` returns, without the default key:
@@ -51,7 +53,7 @@ def check_settings(settings: Settings) -> Keys:
     Raises:
         ConfigurationError: naming the variable and the reason.
     """
-    keys = keys_from_settings(settings, create_default=False)
+    keys = keys_from_settings(settings, create_default=False, http_client=http_client)
     check_store_url(settings.store_url)
     if settings.handlers_file is not None:
         check_handlers_file(settings.handlers_file)

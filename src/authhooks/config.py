@@ -136,7 +136,18 @@ class Settings:
     public_key_file: Path | None = _setting(None, "PEM public key used to validate tokens.")
     jwks_url: str | None = _setting(None, "JWKS document URL of the token issuer.")
     oidc_issuer: str | None = _setting(None, "OIDC / RFC 8414 issuer URL; its discovery document names the JWKS URL.")
+    jwks_file: Path | None = _setting(
+        None,
+        "Static JWK Set file of validation keys, each with its `kid`: RSA, EC, OKP public keys and `oct` HMAC "
+        "secrets (several HMAC keys, one `kid` each).",
+    )
     algorithms: tuple[str, ...] = _setting((), "Allowed JWS algorithms (default: those the keys imply).")
+    access_token_types: tuple[str, ...] = _setting(
+        ("at+jwt",),
+        "Accepted access-token `typ` values: `at+jwt` (RFC 9068), `JWT`, `none` (untyped); case-insensitive, "
+        "`application/` optional. Tokens not typed `at+jwt` that carry `nonce`/`at_hash` (ID tokens) are refused.",
+    )
+    required_claims: tuple[str, ...] = _setting((), "Claims every access token must carry, besides `exp` and `sub`.")
     issuer: str | None = _setting(None, "Expected and issued `iss` claim.")
     audience: tuple[str, ...] = _setting((), "Expected `aud` values; the first is issued.")
     leeway_seconds: int = _setting(30, "Clock-skew leeway for exp/nbf/iat, at most 300.", low=0, high=300)

@@ -13,8 +13,9 @@ from authhooks.flows.verify_signature import verify_jws
 from authhooks.hooks.points import CATALOGUE
 from authhooks.records import Principal
 from authhooks.tokens.jws import parse_header, split_compact
+from authhooks.tokens.keys import Key
 
-__all__ = ["validate_token", "verify_token"]
+__all__ = ["validate_token", "verify_token", "verify_token_keyed"]
 
 _PRE, _POST, _FAILED = (CATALOGUE[f"validate_token.{s}"] for s in ("pre", "post", "failed"))
 
@@ -23,6 +24,12 @@ def verify_token(deps: FlowDeps, token: str, bare: bool = False) -> FlowGen[Prin
     """Signature and claims through the ``verify_signature`` flow (``bare``: the validator alone), fetching the
     issuer's keys first when they are remote (one :class:`~authhooks.flows.effects.Call`; answered from cache
     unless it is a cold start)."""
+    principal, _key = yield from verify_token_keyed(deps, token, bare)
+    return principal
+
+
+def verify_token_keyed(deps: FlowDeps, token: str, bare: bool = False) -> FlowGen[tuple[Principal, Key]]:
+    """:func:`verify_token`, also returning the key that verified the token."""
     svc = deps.tokens
     keys = svc.keys
     if svc.remote is not None:
@@ -30,16 +37,17 @@ def verify_token(deps: FlowDeps, token: str, bare: bool = False) -> FlowGen[Prin
         remote = yield Call(svc.remote.get_sync, svc.remote.get, (kid,))
         keys = svc.keyset_with(remote)
     if bare:
-        return svc.validator.validate(token, keys=keys)
-    principal: Principal = yield SubFlow(verify_jws(deps, token, keys))
-    return principal
+        return svc.validator.validate_keyed(token, keys=keys)
+    result: tuple[Principal, Key] = yield SubFlow(verify_jws(deps, token, keys))
+    return result
 
 
 def _principal(deps: FlowDeps, token: object, bare: bool = True) -> FlowGen[Principal]:
     """The work of the flow between its hook points: the cache, or a full check plus the revocation lookup.
 
     With ``bare`` (the flow's bare variant, run when nothing would see it) the signature is checked by the
-    validator directly instead of through the ``verify_signature`` flow.
+    validator directly instead of through the ``verify_signature`` flow. The cache's epoch is read before the
+    keys are: a key withdrawal or revocation heard during the check keeps the token out of the cache.
     """
     if type(token) is not str:
         raise MalformedToken()
@@ -47,13 +55,13 @@ def _principal(deps: FlowDeps, token: object, bare: bool = True) -> FlowGen[Prin
     cache = svc.cache
     principal = cache.get(token)
     if principal is None:
-        if bare and svc.remote is None:
-            principal = svc.validator.validate(token)
-        else:
-            principal = yield from verify_token(deps, token, bare)
         epoch = cache.epoch
+        if bare and svc.remote is None:
+            principal, key = svc.validator.validate_keyed(token)
+        else:
+            principal, key = yield from verify_token_keyed(deps, token, bare)
         yield from check_revocation(deps, principal)
-        cache.put(token, principal, epoch)
+        cache.put(token, principal, epoch, key.thumbprint)
     return principal
 
 

@@ -12,6 +12,7 @@ from authhooks.flows.deps import FlowDeps
 from authhooks.flows.effects import FlowGen, Note, RunHooks, flow
 from authhooks.hooks.points import CATALOGUE
 from authhooks.records import Principal
+from authhooks.tokens.keys import Key
 from authhooks.tokens.keyset import KeySet
 
 __all__ = ["verify_jws", "verify_signature"]
@@ -42,15 +43,18 @@ def verify_signature(deps: FlowDeps, subject: str, message: str | bytes, signatu
     return valid
 
 
-def _validate(deps: FlowDeps, token: str, keys: KeySet) -> Principal:
+def _validate(deps: FlowDeps, token: str, keys: KeySet) -> tuple[Principal, Key]:
     """The shortcut: the validator alone, with no generator step."""
-    return deps.tokens.validator.validate(token, keys=keys)
+    return deps.tokens.validator.validate_keyed(token, keys=keys)
 
 
 @flow(Flow.VERIFY_SIGNATURE, shortcut=_validate)
-def verify_jws(deps: FlowDeps, token: str, keys: KeySet) -> FlowGen[Principal]:
+def verify_jws(deps: FlowDeps, token: str, keys: KeySet) -> FlowGen[tuple[Principal, Key]]:
     """The ``verify_signature`` flow over a JWS: signature and claims by the validator, with ``keys``; when the
     flow has no hook the driver folds it into its parent and takes the shortcut (the validator alone).
+
+    Returns:
+        The principal and the key that verified the token (the validated-token cache files the entry under it).
 
     Raises:
         InvalidToken: a subclass naming the reason.
@@ -62,10 +66,10 @@ def verify_jws(deps: FlowDeps, token: str, keys: KeySet) -> FlowGen[Principal]:
         raise HookError("verify_signature.pre: a JWS keeps scheme 'jws' and string message/signature")
     token = f"{values['message']}.{values['signature']}"
     try:
-        principal = deps.tokens.validator.validate(token, keys=keys)
+        principal, key = deps.tokens.validator.validate_keyed(token, keys=keys)
     except InvalidToken:
         yield RunHooks(_POST, {"subject": None, "message": values["message"], "scheme": "jws", "valid": False})
         raise
     yield Note(subject=principal.subject)
     yield RunHooks(_POST, {"subject": principal.subject, "message": values["message"], "scheme": "jws", "valid": True})
-    return principal
+    return principal, key

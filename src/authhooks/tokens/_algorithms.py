@@ -1,4 +1,5 @@
-"""The JWS algorithms authhooks accepts (RFC 7518 §3, RFC 8037 §3.1) and their prepared sign/verify callables.
+"""The JWS algorithms authhooks accepts (RFC 7518 §3, RFC 8037 §3.1, RFC 9864 §2.2) and their prepared sign/verify
+callables.
 
 PyJWT's algorithm objects load, export and sign keys; verification calls ``cryptography`` (and ``hmac``)
 directly with everything prepared once per key, because the verify call is the hot path and PyJWT's generic
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import Algorithm, get_default_algorithms
 
-__all__ = ["ALGORITHMS", "AlgSpec", "Signer", "Verifier", "make_signer", "make_verifier"]
+__all__ = ["ALGORITHMS", "FAMILIES", "AlgSpec", "Signer", "Verifier", "make_signer", "make_verifier"]
 
 Verifier = Callable[[bytes, bytes], bool]
 """``verify(signing_input, signature) -> bool``."""
@@ -38,8 +39,11 @@ class AlgSpec:
         kty: the JWK key type it needs (RFC 7518 §6.1).
         hash_name: the hashlib name of its hash (``None`` for EdDSA).
         digest_size: the hash output size in bytes; also the shortest HMAC secret accepted (RFC 7518 §3.2).
-        curve: the curve an ``ES*`` key must be on (RFC 7518 §3.4).
-        impl: PyJWT's algorithm object (key loading, export and signing).
+        curve: the curve an ``ES*`` key must be on (RFC 7518 §3.4), or the one the fully-specified ``Ed25519`` /
+            ``Ed448`` algorithms name (RFC 9864 §2.2); ``None`` for ``EdDSA``, which serves both curves.
+        impl: PyJWT's algorithm object (key loading, export and signing). PyJWT does not know the RFC 9864 names:
+            ``Ed25519`` and ``Ed448`` sign with its ``EdDSA`` object, which is the same algorithm on a key of
+            that curve.
     """
 
     name: str
@@ -52,7 +56,7 @@ class AlgSpec:
 
 def _spec(name: str, kty: str, hash_name: str | None, curve: str | None = None) -> AlgSpec:
     size = hashlib.new(hash_name).digest_size if hash_name else 0
-    return AlgSpec(name, kty, hash_name, size, curve, _PYJWT[name])
+    return AlgSpec(name, kty, hash_name, size, curve, _PYJWT[name if kty != "OKP" else "EdDSA"])
 
 
 ALGORITHMS: dict[str, AlgSpec] = {
@@ -71,9 +75,23 @@ ALGORITHMS: dict[str, AlgSpec] = {
         _spec("ES384", "EC", "sha384", "P-384"),
         _spec("ES512", "EC", "sha512", "P-521"),
         _spec("EdDSA", "OKP", None),
+        _spec("Ed25519", "OKP", None, "Ed25519"),
+        _spec("Ed448", "OKP", None, "Ed448"),
     )
 }
 """Every algorithm authhooks signs and verifies with. ``none`` is absent on purpose (RFC 8725 §3.1)."""
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "oct": ("HS256", "HS384", "HS512"),
+    "RSA": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+    "P-256": ("ES256",),
+    "P-384": ("ES384",),
+    "P-521": ("ES512",),
+    "Ed25519": ("EdDSA", "Ed25519"),
+    "Ed448": ("EdDSA", "Ed448"),
+}
+"""The algorithms a key of each type (or curve) allows when its JWK names no ``alg``: its whole family, never
+another key type's (RFC 7518 §3.1, RFC 8037 §3.1, RFC 9864 §2.2; RFC 8725 §3.1)."""
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,

@@ -6,6 +6,10 @@ token never outlives its ``exp``; :meth:`ValidatedTokenCache.drop_jti` forgets e
 ``jti``. Eviction is first-in-first-out: tokens of one issuer share a lifetime, so the oldest entry is about
 the first to expire, and a FIFO needs no bookkeeping on the hit path.
 
+Keys: :meth:`~ValidatedTokenCache.put` files each entry under the RFC 7638 thumbprint of the key that verified it,
+and :meth:`~ValidatedTokenCache.drop_key` forgets every entry of a key that left the key set (an emergency rotation
+at the issuer, a local key withdrawn), at once rather than at each token's ``exp``.
+
 Thread safety: the hit path is lock-free (single ``dict`` operations are atomic under the GIL); writers take a
 lock. A request racing a revocation may still see the token once, as it would without a cache.
 
@@ -31,7 +35,7 @@ from authhooks.records import Principal
 
 __all__ = ["ValidatedTokenCache"]
 
-_Entry = tuple[Principal, float, float]
+_Entry = tuple[Principal, float, float, str | None]
 
 
 class ValidatedTokenCache:
@@ -43,7 +47,17 @@ class ValidatedTokenCache:
         clock: the wall clock (Unix seconds) a hit is checked against.
     """
 
-    __slots__ = ("_by_jti", "_clock", "_entries", "_epoch", "_leeway", "_lock", "_maxsize", "_suspended")
+    __slots__ = (
+        "_by_jti",
+        "_by_key",
+        "_clock",
+        "_entries",
+        "_epoch",
+        "_leeway",
+        "_lock",
+        "_maxsize",
+        "_suspended",
+    )
 
     def __init__(self, maxsize: int = 10000, *, leeway: float = 0.0, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -53,6 +67,7 @@ class ValidatedTokenCache:
         self._leeway = float(leeway)
         self._entries: dict[str, _Entry] = {}
         self._by_jti: dict[str, str | set[str]] = {}
+        self._by_key: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._suspended = False
         self._epoch = 0
@@ -90,13 +105,14 @@ class ValidatedTokenCache:
         self._discard(token)
         return None
 
-    def put(self, token: str, principal: Principal, epoch: int | None = None) -> None:
+    def put(self, token: str, principal: Principal, epoch: int | None = None, key: str | None = None) -> None:
         """Remember a token the validator accepted. Tokens without a numeric ``exp`` are not cached.
 
         Args:
             token / principal: the token exactly as received and what it validated to.
-            epoch: :attr:`epoch` as read before the revocation lookup; the entry is refused if a revocation was
-                heard (or the cache cleared) since.
+            epoch: :attr:`epoch` as read before the validation (at the latest before the revocation lookup); the
+                entry is refused if a revocation or a key withdrawal was heard (or the cache cleared) since.
+            key: the RFC 7638 thumbprint of the key that verified the token (:meth:`drop_key` forgets it).
         """
         expires_at = principal.expires_at
         if self._maxsize == 0 or expires_at is None or not math.isfinite(expires_at):
@@ -110,7 +126,9 @@ class ValidatedTokenCache:
                 return
             while len(entries) >= self._maxsize:
                 self._discard_locked(next(iter(entries)))
-            entries[token] = (principal, expires_at + self._leeway, not_before)
+            entries[token] = (principal, expires_at + self._leeway, not_before, key)
+            if key is not None:
+                self._by_key.setdefault(key, set()).add(token)
             if jti is not None:
                 # One token per jti is the rule; a set is built only for the rare second spelling of it.
                 known = self._by_jti.get(jti)
@@ -129,6 +147,18 @@ class ValidatedTokenCache:
             tokens = (known,) if isinstance(known, str) else known
             for token in tokens:
                 self._entries.pop(token, None)
+            return len(tokens)
+
+    def drop_key(self, thumbprint: str) -> int:
+        """Forget every entry verified by the key with this RFC 7638 thumbprint (it left the key set); return how
+        many were dropped. Starts a new epoch, so a validation by that key in flight is not cached either."""
+        with self._lock:
+            self._epoch += 1
+            tokens = self._by_key.pop(thumbprint, ())
+            for token in tokens:
+                entry = self._entries.get(token)
+                if entry is not None and entry[3] == thumbprint:
+                    self._discard_locked(token)
             return len(tokens)
 
     @property
@@ -158,6 +188,7 @@ class ValidatedTokenCache:
             self._epoch += 1
             self._entries.clear()
             self._by_jti.clear()
+            self._by_key.clear()
 
     def _discard(self, token: str) -> None:
         with self._lock:
@@ -167,6 +198,13 @@ class ValidatedTokenCache:
         entry = self._entries.pop(token, None)
         if entry is None:
             return
+        key = entry[3]
+        if key is not None:
+            tokens = self._by_key.get(key)
+            if tokens is not None:
+                tokens.discard(token)
+                if not tokens:
+                    del self._by_key[key]
         jti = entry[0].jti
         if jti is not None:
             known = self._by_jti.get(jti)

@@ -9,10 +9,15 @@
   (RFC 7519 §4.1.3: a recipient that does not identify itself with a value in ``aud`` must reject it).
 - ``sub``, ``jti`` and ``iss`` are strings when present; a non-string ``jti`` would escape revocation.
 - Explicit typing (RFC 8725 §3.11, RFC 9068 §2.1): by default an access token must carry ``typ: at+jwt``
-  (``application/at+jwt`` too, case-insensitive), so a refresh token (``refresh+jwt``) or an ID token
-  (``JWT`` or untyped) is refused with :class:`WrongTokenType`. ``allow_plain_jwt`` also accepts ``JWT`` and
-  untyped tokens, for third-party issuers that do not type their access tokens, but still refuses those that
-  carry the ID-token claims ``nonce`` or ``at_hash``.
+  (``application/at+jwt`` too, case-insensitive, RFC 7515 §4.1.9), so a refresh token (``refresh+jwt``) or an ID
+  token (``JWT`` or untyped) is refused with :class:`WrongTokenType`. ``token_types`` may add ``jwt`` and
+  ``None`` (untyped; spelt ``none`` in ``AUTHHOOKS_ACCESS_TOKEN_TYPES``), for third-party issuers that do not
+  type their access tokens (``allow_plain_jwt`` adds both). Whatever is accepted, a token not typed ``at+jwt``
+  that carries the ID-token claims ``nonce`` or ``at_hash`` (OpenID Connect Core §2, §3.1.3.6) is refused: only
+  the explicit ``at+jwt`` type tells an access token from an ID token.
+- ``iss``: the key that verified the token may be bound to an issuer (keys fetched through discovery are bound to
+  the discovered issuer, RFC 9068 §4 and OpenID Connect Discovery §4.3); then ``iss`` must equal it, whatever
+  ``issuer`` says.
 """
 
 from __future__ import annotations
@@ -38,7 +43,14 @@ from authhooks.records import Principal
 from authhooks.tokens._json import loads_object
 from authhooks.tokens.jws import normalize_typ
 
-__all__ = ["MAX_LEEWAY_SECONDS", "ClaimsPolicy", "principal_from_claims", "validate_claims"]
+__all__ = [
+    "MAX_LEEWAY_SECONDS",
+    "UNTYPED",
+    "ClaimsPolicy",
+    "parse_token_types",
+    "principal_from_claims",
+    "validate_claims",
+]
 
 MAX_LEEWAY_SECONDS = 300
 _INF = math.inf
@@ -55,7 +67,8 @@ class ClaimsPolicy:
         audience: the accepted ``aud`` values; empty means tokens must not carry ``aud``.
         leeway: clock-skew allowance in seconds for ``exp``/``nbf``/``iat`` (0-300).
         required: claims that must be present besides ``exp`` (default ``sub``, which a principal needs).
-        token_types: accepted header ``typ`` values (normalized: lower case, no ``application/``).
+        token_types: accepted header ``typ`` values (normalized: lower case, no ``application/``); ``None``
+            accepts an untyped token.
         allow_plain_jwt: also accept ``typ: JWT`` and untyped tokens that are not ID tokens.
         token_type: the label put on the :class:`Principal` (``access``, ``refresh``…).
         max_claims: the most top-level claims a token may carry.
@@ -66,7 +79,7 @@ class ClaimsPolicy:
     audience: tuple[str, ...] = ()
     leeway: float = 30
     required: tuple[str, ...] = ("sub",)
-    token_types: tuple[str, ...] = ("at+jwt",)
+    token_types: tuple[str | None, ...] = ("at+jwt",)
     allow_plain_jwt: bool = False
     token_type: str = "access"
     max_claims: int = 64
@@ -83,7 +96,7 @@ class ClaimsPolicy:
             raise ConfigurationError(f"leeway must be between 0 and {MAX_LEEWAY_SECONDS} seconds")
         if not 1 <= self.max_claims <= 1024:
             raise ConfigurationError("max_claims must be between 1 and 1024")
-        types: set[str | None] = {normalize_typ(t) for t in self.token_types}
+        types: set[str | None] = {None if t is None else normalize_typ(t) for t in self.token_types}
         if self.allow_plain_jwt:
             types |= {"jwt", None}
         object.__setattr__(self, "accepted_types", frozenset(types))
@@ -91,14 +104,42 @@ class ClaimsPolicy:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> ClaimsPolicy:
-        """The access-token policy of :class:`~authhooks.config.Settings` (issuer, audience, leeway)."""
+        """The access-token policy of :class:`~authhooks.config.Settings`: issuer, audience, leeway, accepted
+        ``typ`` values (``access_token_types``) and required claims (``required_claims``, besides ``sub``)."""
         values: dict[str, Any] = {
             "issuer": settings.issuer,
             "audience": settings.audience,
             "leeway": settings.leeway_seconds,
+            "token_types": parse_token_types(getattr(settings, "access_token_types", ("at+jwt",))),
+            "required": ("sub", *(c for c in getattr(settings, "required_claims", ()) if c != "sub")),
         }
         values.update(overrides)
         return cls(**values)
+
+
+UNTYPED = "none"
+"""How ``AUTHHOOKS_ACCESS_TOKEN_TYPES`` spells "no ``typ`` header"."""
+
+
+def parse_token_types(values: tuple[str, ...] | list[str]) -> tuple[str | None, ...]:
+    """``AUTHHOOKS_ACCESS_TOKEN_TYPES`` as :attr:`ClaimsPolicy.token_types`: each value a media type compared
+    case-insensitively with or without ``application/`` (RFC 7515 §4.1.9), ``none`` for an untyped token.
+
+    Raises:
+        ConfigurationError: an empty list, or a value that is not a media type name.
+    """
+    types: list[str | None] = []
+    for value in values:
+        typ = normalize_typ(value.strip())
+        if typ == UNTYPED:
+            types.append(None)
+        elif typ and all(c.isalnum() or c in "+-._" for c in typ):
+            types.append(typ)
+        else:
+            raise ConfigurationError(f"AUTHHOOKS_ACCESS_TOKEN_TYPES: {value[:40]!r} is not a token type")
+    if not types:
+        raise ConfigurationError("AUTHHOOKS_ACCESS_TOKEN_TYPES: accept at least one token type (default at+jwt)")
+    return tuple(dict.fromkeys(types))
 
 
 def _numeric(value: Any) -> float:
@@ -113,17 +154,19 @@ def _numeric(value: Any) -> float:
     raise MissingClaim()
 
 
-def check_claims(claims: dict[str, Any], typ: str | None, policy: ClaimsPolicy, now: float) -> dict[str, Any]:
+def check_claims(
+    claims: dict[str, Any], typ: str | None, policy: ClaimsPolicy, now: float, issuer: str | None = None
+) -> dict[str, Any]:
     """Apply ``policy`` to decoded ``claims`` and the header's normalized ``typ``; return ``claims``.
+
+    ``issuer`` (the verifying key's issuer, when it is bound to one) replaces ``policy.issuer``.
 
     Raises:
         InvalidToken: the subclass naming the first broken rule (see the module docstring).
     """
     if len(claims) > policy.max_claims:
         raise MalformedToken()
-    if typ not in policy.accepted_types or (
-        policy.allow_plain_jwt and (typ is None or typ == "jwt") and ("nonce" in claims or "at_hash" in claims)
-    ):
+    if typ not in policy.accepted_types or (typ != "at+jwt" and ("nonce" in claims or "at_hash" in claims)):
         raise WrongTokenType()
     leeway = policy.leeway
     exp = claims.get("exp")
@@ -139,11 +182,12 @@ def check_claims(claims: dict[str, Any], typ: str | None, policy: ClaimsPolicy, 
         value = claims.get(name)
         if value is not None and type(value) is not str:
             raise MissingClaim()
-    if policy.issuer is not None:
+    expected = issuer or policy.issuer
+    if expected is not None:
         iss = claims.get("iss")
         if iss is None:
             raise MissingClaim()
-        if iss != policy.issuer:
+        if iss != expected:
             raise WrongIssuer()
     aud = claims.get("aud")
     if aud is not None:

@@ -20,8 +20,21 @@ when to fetch again (RFC 8414 §3, OpenID Connect Discovery 1.0 §4, RFC 7517 §
 - :meth:`RemoteKeySet.aclose` / :meth:`RemoteKeySet.close` stop a background fetch (cancelled, or its socket
   shut) and wait for it, so nothing outlives its owner.
 
-JWKS members with an unsupported ``kty``/``alg``, a weak size, or symmetric (``oct``) material are skipped
-and logged at debug level: a published symmetric key would let anyone forge tokens.
+JWKS members with an unsupported ``kty``/``alg``, a weak size or the ROCA fingerprint, or symmetric (``oct``)
+material are skipped (a published symmetric key would let anyone forge tokens) with one warning per distinct
+outcome naming each skipped key and why. A set that holds no usable key at all is still a successful fetch: it
+replaces the cached keys (the issuer withdrew them) and every token is refused as ``invalid_token`` with the
+reason ``no_usable_key``, not answered 503 as if the issuer were down.
+
+Keys fetched through discovery (or with ``issuer`` set) are bound to that issuer (:meth:`Key.bound_to`): a token
+they verify must carry exactly that ``iss`` (RFC 9068 §4, OpenID Connect Discovery §4.3).
+
+A refetch that no longer lists a key (by RFC 7638 thumbprint) calls :attr:`RemoteKeySet.on_keys_removed` after
+the new set is in place, so the validated-token cache can evict what that key vouched for.
+
+A failed fetch is logged with its precise reason: the HTTP status, "not JSON", an issuer mismatch (with the
+``issuer`` the document names), "connection refused (host:port)", for each discovery URL tried. Reasons name a
+host and port at most, never a path, query or credentials.
 """
 
 from __future__ import annotations
@@ -29,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -37,8 +49,16 @@ from typing import Any
 
 import httpx
 
-from authhooks.errors import ConfigurationError, KeySetUnavailableError, MalformedToken
-from authhooks.tokens._json import loads_object
+from authhooks.errors import ConfigurationError, KeySetUnavailableError
+from authhooks.tokens._fetch import (
+    MAX_DOCUMENT_BYTES,
+    FetchError,
+    Watchdog,
+    document_label,
+    fetch_reason,
+    host_port,
+    loads_document,
+)
 from authhooks.tokens.keys import Key
 from authhooks.tokens.keyset import KeySet
 
@@ -46,63 +66,8 @@ __all__ = ["RemoteKeySet", "check_key_url", "discovery_urls"]
 
 logger = logging.getLogger("authhooks")
 
-MAX_DOCUMENT_BYTES = 512 * 1024
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _CACHED, _FETCH, _UNAVAILABLE = range(3)
-_CONNECTED = ("connect_tcp.complete", "connect_unix_socket.complete")
-
-
-class _FetchError(Exception):
-    """A fetch failed; the reason is a short, URL-free label."""
-
-
-class _Watchdog:
-    """A real-time bound on one blocking fetch: at the deadline (or on :meth:`fire`) it shuts the sockets the
-    fetch connected, which wakes a blocked read. httpx's read timeout applies per read, so without this a server
-    that sends a byte now and then could hold a sync fetch forever. Sockets are learnt from httpcore's ``trace``
-    request extension (``connection.connect_tcp.complete`` carries the network stream)."""
-
-    __slots__ = ("_lock", "_sockets", "_timer", "fired")
-
-    def __init__(self, seconds: float) -> None:
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self.fired = False
-        self._timer = threading.Timer(seconds, self.fire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-
-    def trace(self, name: str, info: dict[str, Any]) -> None:
-        if not name.endswith(_CONNECTED):
-            return
-        stream = info.get("return_value")
-        sock = getattr(stream, "get_extra_info", lambda _: None)("socket")
-        if isinstance(sock, socket.socket):
-            with self._lock:
-                self._sockets.append(sock)
-                fired = self.fired
-            if fired:
-                _shut(sock)
-
-    def fire(self) -> None:
-        with self._lock:
-            self.fired = True
-            sockets = list(self._sockets)
-        for sock in sockets:
-            _shut(sock)
-
-
-def _shut(sock: socket.socket) -> None:
-    # the plain socket's shutdown, also for an SSLSocket (whose own shutdown drops its TLS state under a reader
-    # in another thread)
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def check_key_url(url: str, *, allow_http: bool = False) -> str:
@@ -141,7 +106,10 @@ class RemoteKeySet:
         ttl: seconds a fetched set stays fresh.
         cooldown: the least seconds between two fetches triggered by an unknown ``kid`` or a failure.
         timeout: the bound, in seconds, on one fetch (discovery included), and on a cold-start wait.
-        transport: an httpx transport for tests (``httpx.MockTransport`` serves both sync and async).
+        transport: an httpx transport (``httpx.MockTransport`` serves both sync and async).
+        http_client: an ``httpx.Client`` (sync fetches; async ones run it on a thread) or ``httpx.AsyncClient``
+            (async fetches; a sync fetch then fails with that reason), for proxies and custom CAs; it is never
+            closed here. A transport may be passed here too.
         allow_http: accept plain-http URLs on any host.
         algorithms: restrict every key's allow-list to these algorithms.
         clock: a monotonic time source (for TTL and cooldown; I/O bounds use real time).
@@ -159,6 +127,7 @@ class RemoteKeySet:
         cooldown: float = 30.0,
         timeout: float = 2.0,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.Client | httpx.AsyncClient | httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         allow_http: bool = False,
         algorithms: Iterable[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -171,7 +140,17 @@ class RemoteKeySet:
         self._ttl = ttl
         self._cooldown = cooldown
         self._timeout = timeout
+        if isinstance(http_client, (httpx.BaseTransport, httpx.AsyncBaseTransport)):
+            transport, http_client = http_client, None
+        elif http_client is not None and not isinstance(http_client, (httpx.Client, httpx.AsyncClient)):
+            raise ConfigurationError("http_client must be an httpx.Client, httpx.AsyncClient or httpx transport")
         self._transport = transport
+        self._client = http_client
+        self.on_keys_removed: Callable[[tuple[Key, ...]], None] | None = None
+        """Called (on the fetching thread or task) with the keys a refetch no longer lists, after the new set is
+        in place."""
+        self._skipped: tuple[str, ...] = ()
+        self._last_failure: str | None = None
         self._algorithms = None if algorithms is None else tuple(algorithms)
         self._clock = clock
         self._keyset: KeySet | None = None
@@ -188,7 +167,7 @@ class RemoteKeySet:
         self._task: asyncio.Task[None] | None = None
         self._task_loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._watchdog: _Watchdog | None = None
+        self._watchdog: Watchdog | None = None
 
     def __repr__(self) -> str:
         cached = None if self._keyset is None else len(self._keyset)
@@ -198,6 +177,11 @@ class RemoteKeySet:
     def keyset(self) -> KeySet | None:
         """The last fetched set, fresh or not, or ``None``."""
         return self._keyset
+
+    @property
+    def last_failure(self) -> str | None:
+        """Why the last fetch failed (``None`` after a success); see :func:`~authhooks.tokens._fetch.fetch_reason`."""
+        return self._last_failure
 
     @property
     def fetches(self) -> int:
@@ -245,54 +229,110 @@ class RemoteKeySet:
 
     def _current(self) -> KeySet:
         if self._keyset is None:
+            # the message names no host (it may reach telemetry); the reason was logged with it (and is kept in
+            # :attr:`last_failure` for ``authhooks check``)
             raise KeySetUnavailableError("the key set endpoint is unavailable and no keys are cached")
         return self._keyset
 
     def _succeed(self, document: dict[str, Any], started: float) -> None:
         keyset = self._parse(document)
         self._fetched_at = started
+        self._last_failure = None
+        self._install(keyset)
+
+    def _install(self, keyset: KeySet) -> None:
+        old = self._keyset
         self._keyset = keyset
+        if old is None:
+            return
+        kept = {k.thumbprint for k in keyset}
+        removed = tuple(k for k in old if k.thumbprint not in kept)
+        callback = self.on_keys_removed
+        if removed and callback is not None:
+            try:
+                callback(removed)
+            except Exception:  # the eviction must not undo the fetch; it is logged
+                logger.exception("authhooks: evicting the tokens of withdrawn keys failed")
+
+    def drop_keys(self, thumbprints: Iterable[str]) -> tuple[Key, ...]:
+        """Stop trusting the cached keys with these RFC 7638 thumbprints at once (another instance saw them leave
+        the issuer's set) and make the set due for a refetch. Returns the keys dropped; calls no callback."""
+        gone = frozenset(thumbprints)
+        with self._lock:
+            keyset = self._keyset
+            if keyset is None:
+                return ()
+            dropped = tuple(k for k in keyset if k.thumbprint in gone)
+            if dropped:
+                self._keyset = KeySet(k for k in keyset if k.thumbprint not in gone)
+                self._fetched_at = -float("inf")
+            return dropped
 
     def _fail(self, reason: str) -> None:
         # the cooldown after a failure counts from its end: a fetch that hangs for the whole timeout must not
         # leave a cold start retrying (and waiting) again at once
         self._attempted_at = self._clock()
+        self._last_failure = reason
         state = "serving cached keys" if self._keyset is not None else "no keys cached"
         logger.warning("authhooks: key set fetch failed (%s); %s", reason, state)
 
     def _parse(self, document: dict[str, Any]) -> KeySet:
         entries = document.get("keys")
         if type(entries) is not list:
-            raise _FetchError("not a JWK Set")
+            raise FetchError("not a JWK Set (no 'keys' array)")
         keys: list[Key] = []
+        skipped: list[str] = []
         seen: set[str] = set()
-        for jwk in entries:
-            if not isinstance(jwk, dict) or jwk.get("kty") == "oct":
-                logger.debug("authhooks: skipped a JWK: not an asymmetric key")
+        for index, jwk in enumerate(entries):
+            name = f"#{index}" if not isinstance(jwk, dict) else f"#{index} kid={str(jwk.get('kid'))[:64]!r}"
+            if not isinstance(jwk, dict):
+                skipped.append(f"{name}: not a JSON object")
+                continue
+            if jwk.get("kty") == "oct":
+                skipped.append(f"{name}: a symmetric (oct) key is never trusted from a published set")
                 continue
             try:
                 key = Key.from_jwk(jwk, self._algorithms)
             except ConfigurationError as exc:
-                logger.debug("authhooks: skipped JWK kid=%r: %s", jwk.get("kid"), exc)
+                skipped.append(f"{name}: {exc}")
                 continue
             if key.kid in seen:
-                logger.debug("authhooks: skipped JWK kid=%r: duplicate kid", key.kid)
+                skipped.append(f"{name}: duplicate kid")
                 continue
             seen.add(key.kid)
-            keys.append(key)
-        if not keys:
-            raise _FetchError("no usable key")
+            keys.append(key.bound_to(self._issuer))
+        self._report_skipped(tuple(skipped), len(keys))
         return KeySet(keys)
 
+    def _report_skipped(self, skipped: tuple[str, ...], usable: int) -> None:
+        """Log why keys were skipped, once per distinct outcome (a refetch of the same set logs nothing)."""
+        if skipped == self._skipped:
+            return
+        self._skipped = skipped
+        if not skipped:
+            return
+        if usable:
+            logger.warning("authhooks: key set: skipped %d key(s): %s", len(skipped), "; ".join(skipped))
+        else:
+            logger.warning(
+                "authhooks: the key set holds no usable key, every token is refused (no_usable_key): %s",
+                "; ".join(skipped) or "the set is empty",
+            )
+
     def _check_document(self, document: dict[str, Any]) -> str:
-        """The ``jwks_uri`` of a discovery document whose ``issuer`` is ours (RFC 8414 §3.3)."""
+        """The ``jwks_uri`` of a discovery document whose ``issuer`` is ours, exactly (RFC 8414 §3.3, OpenID
+        Connect Discovery §4.3)."""
+        issuer = document.get("issuer")
+        if issuer != self._issuer:
+            shown = repr(issuer[:100]) if isinstance(issuer, str) else "no issuer"
+            raise FetchError(f"issuer mismatch: the document names {shown}, expected {self._issuer!r}")
         uri = document.get("jwks_uri")
-        if document.get("issuer") != self._issuer or type(uri) is not str:
-            raise _FetchError("discovery document does not match the issuer")
+        if type(uri) is not str:
+            raise FetchError("the document has no jwks_uri")
         try:
             return check_key_url(uri, allow_http=self._allow_http)
         except ConfigurationError:
-            raise _FetchError("jwks_uri is not https") from None
+            raise FetchError("jwks_uri is not https") from None
 
     # -- sync ---------------------------------------------------------------------------------------------
 
@@ -336,41 +376,72 @@ class RemoteKeySet:
 
     def _fetch_sync(self) -> None:
         started = self._attempted_at
-        transport = self._transport if isinstance(self._transport, httpx.BaseTransport) else None
-        watchdog = self._watchdog = _Watchdog(self._timeout)
-        deadline = time.monotonic() + self._timeout
         try:
-            with watchdog, httpx.Client(transport=transport, timeout=self._timeout, follow_redirects=False) as client:
-                if self._jwks_uri is None:
-                    self._jwks_uri = self._discover_sync(client, watchdog, deadline)
-                self._succeed(self._get_json_sync(client, self._jwks_uri, watchdog, deadline), started)
+            self._succeed(self._document_sync(), started)
         except Exception as exc:  # a background thread must end quietly; the reason is logged
-            self._fail("timeout" if watchdog.fired else _reason(exc))
+            self._fail(fetch_reason(exc))
         finally:
-            self._watchdog = None
             self._release()
 
-    def _discover_sync(self, client: httpx.Client, watchdog: _Watchdog, deadline: float) -> str:
-        for url in discovery_urls(self._issuer or ""):
-            try:
-                return self._check_document(self._get_json_sync(client, url, watchdog, deadline))
-            except _FetchError:
-                continue
-        raise _FetchError("discovery failed")
+    def _document_sync(self) -> dict[str, Any]:
+        """Discovery (when needed) and the JWK Set, on this thread, bounded by the watchdog."""
+        watchdog = self._watchdog = Watchdog(self._timeout)
+        deadline = time.monotonic() + self._timeout
+        try:
+            with watchdog, self._sync_client() as client:
+                if self._jwks_uri is None:
+                    reasons = []
+                    for url in discovery_urls(self._issuer or ""):
+                        try:
+                            self._jwks_uri = self._check_document(self._get_json_sync(client, url, watchdog, deadline))
+                            break
+                        except Exception as exc:
+                            if watchdog.fired:
+                                raise
+                            reasons.append(f"{document_label(url)}: {fetch_reason(exc)}")
+                    else:
+                        raise FetchError("discovery failed: " + "; ".join(reasons))
+                uri = self._jwks_uri
+                try:
+                    return self._get_json_sync(client, uri, watchdog, deadline)
+                except FetchError as exc:
+                    raise FetchError(f"jwks_uri at {host_port(uri)}: {exc}") from None
+        except Exception:
+            if watchdog.fired:
+                raise FetchError("timeout") from None
+            raise
+        finally:
+            self._watchdog = None
 
-    def _get_json_sync(self, client: httpx.Client, url: str, watchdog: _Watchdog, deadline: float) -> dict[str, Any]:
+    def _sync_client(self) -> contextlib.AbstractContextManager[httpx.Client]:
+        client = self._client
+        if isinstance(client, httpx.Client):
+            return contextlib.nullcontext(client)
+        if isinstance(client, httpx.AsyncClient):
+            raise FetchError("http_client is an httpx.AsyncClient: a sync (WSGI) fetch needs an httpx.Client")
+        transport = self._transport if isinstance(self._transport, httpx.BaseTransport) else None
+        return httpx.Client(transport=transport, timeout=self._timeout, follow_redirects=False)
+
+    def _get_json_sync(self, client: httpx.Client, url: str, watchdog: Watchdog, deadline: float) -> dict[str, Any]:
         headers = {"Accept": "application/json"}
-        with client.stream("GET", url, headers=headers, extensions={"trace": watchdog.trace}) as response:
+        with client.stream(
+            "GET",
+            url,
+            headers=headers,
+            timeout=self._timeout,
+            follow_redirects=False,
+            extensions={"trace": watchdog.trace},
+        ) as response:
             if response.status_code != 200:
-                raise _FetchError(f"HTTP {response.status_code}")
+                raise FetchError(f"HTTP {response.status_code}")
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > MAX_DOCUMENT_BYTES:
-                    raise _FetchError("document too large")
+                    raise FetchError("document too large")
                 if time.monotonic() > deadline:
-                    raise _FetchError("timeout")
-        return _loads(bytes(body))
+                    raise FetchError("timeout")
+        return loads_document(bytes(body))
 
     # -- async --------------------------------------------------------------------------------------------
 
@@ -421,41 +492,57 @@ class RemoteKeySet:
 
     async def _fetch_async(self) -> None:
         started = self._attempted_at
-        deadline = time.monotonic() + self._timeout
-        transport = self._transport if isinstance(self._transport, httpx.AsyncBaseTransport) else None
         try:
-            async with httpx.AsyncClient(transport=transport, timeout=self._timeout, follow_redirects=False) as client:
-                document = await asyncio.wait_for(self._fetch_document(client, deadline), self._timeout)
+            if isinstance(self._client, httpx.Client):  # a sync client: its blocking fetch runs on a thread
+                document = await asyncio.to_thread(self._document_sync)
+            else:
+                document = await asyncio.wait_for(self._document_async(), self._timeout)
             self._succeed(document, started)
         except Exception as exc:  # nobody may await a background task: it must not end with an exception
-            self._fail(_reason(exc))
+            self._fail(fetch_reason(exc))
         finally:
             self._release()
 
+    async def _document_async(self) -> dict[str, Any]:
+        deadline = time.monotonic() + self._timeout
+        client = self._client
+        if isinstance(client, httpx.AsyncClient):
+            return await self._fetch_document(client, deadline)
+        transport = self._transport if isinstance(self._transport, httpx.AsyncBaseTransport) else None
+        async with httpx.AsyncClient(transport=transport, timeout=self._timeout, follow_redirects=False) as own:
+            return await self._fetch_document(own, deadline)
+
     async def _fetch_document(self, client: httpx.AsyncClient, deadline: float) -> dict[str, Any]:
         if self._jwks_uri is None:
+            reasons = []
             for url in discovery_urls(self._issuer or ""):
                 try:
                     self._jwks_uri = self._check_document(await self._get_json_async(client, url, deadline))
                     break
-                except _FetchError:
-                    continue
+                except Exception as exc:
+                    reasons.append(f"{document_label(url)}: {fetch_reason(exc)}")
             else:
-                raise _FetchError("discovery failed")
-        return await self._get_json_async(client, self._jwks_uri, deadline)
+                raise FetchError("discovery failed: " + "; ".join(reasons))
+        uri = self._jwks_uri
+        try:
+            return await self._get_json_async(client, uri, deadline)
+        except FetchError as exc:
+            raise FetchError(f"jwks_uri at {host_port(uri)}: {exc}") from None
 
     async def _get_json_async(self, client: httpx.AsyncClient, url: str, deadline: float) -> dict[str, Any]:
-        async with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+        async with client.stream(
+            "GET", url, headers={"Accept": "application/json"}, timeout=self._timeout, follow_redirects=False
+        ) as response:
             if response.status_code != 200:
-                raise _FetchError(f"HTTP {response.status_code}")
+                raise FetchError(f"HTTP {response.status_code}")
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > MAX_DOCUMENT_BYTES:
-                    raise _FetchError("document too large")
+                    raise FetchError("document too large")
                 if time.monotonic() > deadline:
-                    raise _FetchError("timeout")
-        return _loads(bytes(body))
+                    raise FetchError("timeout")
+        return loads_document(bytes(body))
 
     # -- shutdown -----------------------------------------------------------------------------------------
 
@@ -493,19 +580,3 @@ class RemoteKeySet:
             if watchdog is not None:
                 watchdog.fire()
             thread.join(wait)
-
-
-def _reason(exc: Exception) -> str:
-    """A short, URL-free label for a failed fetch."""
-    if isinstance(exc, _FetchError):
-        return str(exc)
-    if isinstance(exc, (asyncio.TimeoutError, httpx.TimeoutException)):
-        return "timeout"
-    return type(exc).__name__
-
-
-def _loads(body: bytes) -> dict[str, Any]:
-    try:
-        return loads_object(body)
-    except MalformedToken:
-        raise _FetchError("not a JSON object") from None

@@ -139,8 +139,8 @@ def parse_header(segment: str) -> HeaderEntry:
     """Decode and check a protected header segment (rules in the module docstring).
 
     Raises:
-        MalformedToken: too long, not a strict JSON object, a non-string ``alg``/``kid``/``typ``, ``crit``
-            present, or ``b64`` other than ``true``.
+        MalformedToken: too long, not a strict JSON object, a non-string ``alg``/``kid``/``typ`` (``null``
+            included), ``crit`` present, or ``b64`` other than ``true``.
         BadAlgorithm: ``alg`` is ``none`` or not an algorithm authhooks supports.
     """
     if len(segment) > MAX_HEADER_BYTES:
@@ -155,7 +155,8 @@ def parse_header(segment: str) -> HeaderEntry:
         raise MalformedToken()
     kid = header.get("kid")
     typ = header.get("typ")
-    if (kid is not None and type(kid) is not str) or (typ is not None and type(typ) is not str):
+    # RFC 7515 §4.1.4, §4.1.9: kid and typ are strings when present; ``null`` is not "absent".
+    if ("kid" in header and type(kid) is not str) or ("typ" in header and type(typ) is not str):
         raise MalformedToken()
     if "cty" in header and type(header["cty"]) is not str:
         raise MalformedToken()

@@ -3,11 +3,13 @@
 A key carries its own algorithm allow-list (RFC 8725 §3.1: the algorithm is a property of the key, never of the
 token), its ``use``/``key_ops`` (RFC 7517 §4.2-4.3), its RFC 7638 thumbprint (the default ``kid``) and
 verify/sign callables prepared once, so the hot path never re-parses key material. Weak keys are refused at
-construction (RFC 7518 §3.2, §3.3, §3.4; RFC 8725 §3.5).
+construction (RFC 7518 §3.2, §3.3, §3.4; RFC 8725 §3.5), and so are RSA keys with the ROCA fingerprint
+(CVE-2017-15361, :mod:`authhooks.tokens._roca`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -23,8 +25,9 @@ from jwt.exceptions import PyJWTError
 
 from authhooks.config import Secret
 from authhooks.errors import ConfigurationError
-from authhooks.tokens._algorithms import ALGORITHMS, Signer, Verifier, make_signer, make_verifier
+from authhooks.tokens._algorithms import ALGORITHMS, FAMILIES, Signer, Verifier, make_signer, make_verifier
 from authhooks.tokens._b64 import b64url_encode
+from authhooks.tokens._roca import has_roca_fingerprint
 
 __all__ = ["MIN_RSA_BITS", "Key", "thumbprint"]
 
@@ -61,6 +64,7 @@ class Key:
         public_jwk: the public JWK (read-only), or ``None`` for a symmetric key, which is never published.
         verify_key: the prepared verification key (a public key object or the secret bytes).
         signing_key: the prepared signing key (a private key object or the secret bytes), or ``None``.
+        issuer: the only ``iss`` a token this key verifies may carry, or ``None`` (the claims policy decides).
 
     ``repr`` shows the kid, type and algorithms only; key material never appears in a message or log.
     """
@@ -76,6 +80,12 @@ class Key:
     signing_key: Any
     verifiers: Mapping[str, Verifier] = field(default_factory=dict)
     signers: Mapping[str, Signer] = field(default_factory=dict)
+    issuer: str | None = None
+
+    def bound_to(self, issuer: str | None) -> Key:
+        """This key, bound to ``issuer``: a token it verifies must carry exactly that ``iss`` (RFC 9068 §4;
+        OpenID Connect Discovery §4.3: the keys of a discovered issuer vouch for that issuer only)."""
+        return self if issuer == self.issuer else dataclasses.replace(self, issuer=issuer)
 
     def __repr__(self) -> str:
         return f"Key(kid={self.kid!r}, kty={self.kty!r}, algorithms={self.algorithms!r})"
@@ -190,7 +200,10 @@ class Key:
     def from_jwk(cls, jwk: Mapping[str, Any], algorithms: Iterable[str] | None = None) -> Key:
         """A key from a JWK (RFC 7517 §4), honouring ``kid``, ``alg``, ``use`` and ``key_ops``.
 
-        A JWK with private members may sign; those members are never exported again.
+        A JWK with private members may sign; those members are never exported again. Without ``alg`` the key
+        allows its type's whole family (:data:`~authhooks.tokens._algorithms.FAMILIES`: RSA → ``RS*`` and ``PS*``,
+        EC → its curve's ``ES*``, Ed25519 → ``EdDSA``/``Ed25519``, oct → the ``HS*`` its length supports), never
+        another key type's algorithm.
 
         Args:
             jwk: the JWK object.
@@ -220,28 +233,26 @@ class Key:
             if kty == "oct":
                 material: Any = ALGORITHMS["HS256"].impl.from_jwk(dict(jwk))
                 verify_key, signing_key = material, material
-                default: tuple[str, ...] = ("HS256",)
             elif kty in ("RSA", "EC", "OKP"):
                 impl = ALGORITHMS[{"RSA": "RS256", "EC": "ES256", "OKP": "EdDSA"}[kty]].impl
                 material = impl.from_jwk(dict(jwk))
                 signing_key = material if isinstance(material, _Private) else None
                 verify_key = material.public_key() if signing_key is not None else material
-                default = cls.from_crypto_key(verify_key).algorithms
+                cls.from_crypto_key(verify_key)  # refuses an unsupported curve
             else:
                 raise ConfigurationError("unsupported JWK kty")
         except (PyJWTError, ValueError, KeyError, TypeError, UnsupportedAlgorithm):
             raise ConfigurationError("malformed JWK") from None
         if algs is None:
-            algs = default
+            # RFC 8725 §3.1: the key, not the token, decides; a JWK without ``alg`` allows its type's family.
+            family = FAMILIES[_family(kty, verify_key)]
+            algs = tuple(a for a in family if kty != "oct" or len(verify_key) >= ALGORITHMS[a].digest_size)
             if restrict is not None:
-                # EC keys serve exactly their curve's algorithm; RSA and oct keys any listed one of their type.
-                algs = tuple(
-                    a
-                    for a in restrict
-                    if a in ALGORITHMS and ALGORITHMS[a].kty == kty and (kty != "EC" or a == default[0])
+                algs = tuple(a for a in algs if a in restrict)
+            if not algs:
+                raise ConfigurationError(
+                    "no allowed algorithm suits this JWK" if restrict is not None else "the JWK's secret is too short"
                 )
-                if not algs:
-                    raise ConfigurationError("no allowed algorithm suits this JWK")
         elif ALGORITHMS[algs[0]].kty != kty:
             raise ConfigurationError(f"JWK alg {algs[0]} does not suit a {kty} key")
         return cls._build(kty, verify_key, signing_key, algs, kid=kid, use=use, key_ops=ops)
@@ -304,11 +315,32 @@ class Key:
             public_jwk=None if public_jwk is None else MappingProxyType(public_jwk),
             verify_key=verify_key,
             signing_key=signing_key,
-            verifiers=MappingProxyType({a: make_verifier(ALGORITHMS[a], verify_key) for a in algorithms}),
+            verifiers=MappingProxyType(_verifiers(kty, verify_key, algorithms)),
             signers=MappingProxyType(
                 {} if signing_key is None else {a: make_signer(ALGORITHMS[a], signing_key) for a in algorithms}
             ),
         )
+
+
+def _family(kty: str, key: Any) -> str:
+    """The :data:`FAMILIES` entry of a key: its type, or its curve for EC and OKP keys."""
+    if kty == "EC":
+        return _CURVES[type(key.curve)]
+    if kty == "OKP":
+        return "Ed25519" if isinstance(key, ed25519.Ed25519PublicKey) else "Ed448"
+    return kty
+
+
+def _verifiers(kty: str, key: Any, algorithms: tuple[str, ...]) -> dict[str, Verifier]:
+    """One prepared verifier per allowed algorithm; on an OKP key ``EdDSA`` and its curve's fully-specified name
+    (RFC 9864 §2.2: ``Ed25519`` *is* EdDSA on an Ed25519 key) verify alike, whichever of the two is allowed."""
+    verifiers = {a: make_verifier(ALGORITHMS[a], key) for a in algorithms}
+    if kty == "OKP":
+        curve = _family(kty, key)
+        if verifiers.keys() & {"EdDSA", curve}:
+            verifiers.setdefault("EdDSA", make_verifier(ALGORITHMS["EdDSA"], key))
+            verifiers.setdefault(curve, verifiers["EdDSA"])
+    return verifiers
 
 
 def _check_strength(kty: str, key: Any, alg: str) -> None:
@@ -322,5 +354,13 @@ def _check_strength(kty: str, key: Any, alg: str) -> None:
         raise ConfigurationError(f"an {alg} secret must be at least {spec.digest_size} bytes long")
     if kty == "RSA" and key.key_size < MIN_RSA_BITS:
         raise ConfigurationError(f"RSA keys must have at least {MIN_RSA_BITS} bits")
+    if kty == "RSA" and has_roca_fingerprint(_public(key).public_numbers().n):
+        raise ConfigurationError("the RSA key has the ROCA fingerprint (CVE-2017-15361): its primes can be recovered")
     if kty == "EC" and _CURVES.get(type(key.curve)) != spec.curve:
         raise ConfigurationError(f"algorithm {alg} needs a {spec.curve} key")
+    if kty == "OKP" and spec.curve is not None and _family(kty, _public(key)) != spec.curve:
+        raise ConfigurationError(f"algorithm {alg} needs an {spec.curve} key")
+
+
+def _public(key: Any) -> Any:
+    return key.public_key() if isinstance(key, _Private) else key

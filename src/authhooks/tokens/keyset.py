@@ -41,8 +41,8 @@ class KeySet:
                 raise ConfigurationError(f"two keys share the kid {key.kid!r}")
             self._by_kid[key.kid] = key
             if key.can_verify:
-                for alg in key.algorithms:
-                    by_alg.setdefault(alg, []).append((key, key.verifiers[alg]))
+                for alg, verifier in key.verifiers.items():
+                    by_alg.setdefault(alg, []).append((key, verifier))
         self._by_alg: dict[str, tuple[tuple[Key, Verifier], ...]] = {
             alg: tuple(found[:MAX_KIDLESS_CANDIDATES]) for alg, found in by_alg.items()
         }
@@ -78,9 +78,12 @@ class KeySet:
         to a key (RFC 8725 §3.1).
 
         Raises:
-            UnknownKey: no usable key has this ``kid``, or the set is empty.
+            UnknownKey: no usable key has this ``kid``; reason ``no_usable_key`` when the set is empty (e.g. the
+                issuer's JWKS was fetched but held no key authhooks can use: a 401, not a 503).
             BadAlgorithm: the selected key (or, without ``kid``, every key) does not allow ``alg``.
         """
+        if not self._keys:
+            raise UnknownKey(reason="no_usable_key")
         if kid is not None:
             key = self._by_kid.get(kid)
             if key is None or not key.can_verify:
@@ -91,8 +94,6 @@ class KeySet:
             return ((key, verifier),)
         found = self._by_alg.get(alg)
         if found is None:
-            if not self._keys:
-                raise UnknownKey()
             raise BadAlgorithm()
         return found
 

@@ -8,13 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from authhooks._files import create_secret_file
-from authhooks.errors import ConfigurationError
+from authhooks.errors import ConfigurationError, MalformedToken
 from authhooks.tokens._algorithms import ALGORITHMS
+from authhooks.tokens._json import loads_object
 from authhooks.tokens.jwks import RemoteKeySet
 from authhooks.tokens.keys import Key
 from authhooks.tokens.keyset import KeySet
 
-__all__ = ["DEFAULT_KEY_FILENAME", "keys_from_settings", "load_or_create_default_key", "remote_key_set_from_settings"]
+__all__ = [
+    "DEFAULT_KEY_FILENAME",
+    "keys_from_settings",
+    "load_jwks_file",
+    "load_or_create_default_key",
+    "remote_key_set_from_settings",
+]
 
 logger = logging.getLogger("authhooks")
 
@@ -80,7 +87,7 @@ def _suited(pem: bytes, algorithms: tuple[str, ...] | None) -> tuple[str, ...] |
 
 
 def keys_from_settings(
-    settings: Any, *, create_default: bool = True
+    settings: Any, *, create_default: bool = True, http_client: Any = None
 ) -> tuple[Key | None, KeySet | None, RemoteKeySet | None]:
     """Build the keys :class:`~authhooks.config.Settings` describe.
 
@@ -88,7 +95,10 @@ def keys_from_settings(
       validates;
     - ``signing_key_file`` → a PEM private key that signs (its public half validates);
     - ``public_key_file`` → a PEM public (or private) key that validates;
-    - ``jwks_url`` / ``oidc_issuer`` → a :class:`RemoteKeySet` (not fetched here);
+    - ``jwks_file`` → every key of a static JWK Set (:func:`load_jwks_file`), each under its ``kid``: public keys
+      and ``oct`` HMAC secrets, which validate;
+    - ``jwks_url`` / ``oidc_issuer`` → a :class:`RemoteKeySet` (not fetched here) that fetches with
+      ``http_client`` (an httpx client or transport);
     - none of these, and ``create_default`` → :func:`load_or_create_default_key` in ``state_dir``.
 
     ``algorithms`` restricts every allow-list; a key none of them suits is a configuration error.
@@ -127,19 +137,62 @@ def keys_from_settings(
         except ConfigurationError as exc:
             raise ConfigurationError(f"AUTHHOOKS_PUBLIC_KEY_FILE: {path}: {exc}") from None
         keys.append(key if key.signing_key is None else Key.from_crypto_key(key.verify_key, key.algorithms))
-    remote = remote_key_set_from_settings(settings)
+    jwks_file = getattr(settings, "jwks_file", None)
+    if jwks_file is not None:
+        keys.extend(load_jwks_file(Path(jwks_file), algorithms))
+    remote = remote_key_set_from_settings(settings, http_client=http_client)
     if not keys and remote is None and create_default:
         signing = load_or_create_default_key(settings.state_dir)
         keys.append(signing)
     try:
         keyset = KeySet(_unique(keys)) if keys else None
     except ConfigurationError as exc:
-        raise ConfigurationError(f"AUTHHOOKS_PUBLIC_KEY_FILE: {exc}") from None
+        variable = "AUTHHOOKS_JWKS_FILE" if jwks_file is not None else "AUTHHOOKS_PUBLIC_KEY_FILE"
+        raise ConfigurationError(f"{variable}: {exc}") from None
     return signing, keyset, remote
 
 
-def remote_key_set_from_settings(settings: Any) -> RemoteKeySet | None:
+def load_jwks_file(path: Path, algorithms: tuple[str, ...] = ()) -> list[Key]:
+    """The keys of a static JWK Set file (RFC 7517 §5): RSA, EC and OKP keys (public, or private whose public
+    half is used) and ``oct`` HMAC secrets, each under its ``kid`` (default: its RFC 7638 thumbprint). A key
+    without ``alg`` allows its type's family (:meth:`Key.from_jwk`), narrowed by ``algorithms``. Symmetric keys
+    are fine here, unlike in a fetched set: the file is local and private (keep it mode 0600).
+
+    Raises:
+        ConfigurationError: naming ``AUTHHOOKS_JWKS_FILE``, the file and the key (index and ``kid``): unreadable,
+            not a JWK Set, an unusable or weak key, two keys with one ``kid``.
+    """
+    raw = _read(path, "AUTHHOOKS_JWKS_FILE")
+    try:
+        document = loads_object(raw)
+    except MalformedToken:
+        raise ConfigurationError(f"AUTHHOOKS_JWKS_FILE: {path} is not a JSON object") from None
+    entries = document.get("keys")
+    if type(entries) is not list or not entries:
+        raise ConfigurationError(f"AUTHHOOKS_JWKS_FILE: {path} is not a JWK Set with at least one key")
+    keys: list[Key] = []
+    seen: set[str] = set()
+    for index, jwk in enumerate(entries):
+        name = f"key #{index}" + (f" (kid {str(jwk.get('kid'))[:64]!r})" if isinstance(jwk, dict) else "")
+        try:
+            key = Key.from_jwk(jwk, algorithms or None)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"AUTHHOOKS_JWKS_FILE: {path}: {name}: {exc}") from None
+        if key.kid in seen:
+            raise ConfigurationError(f"AUTHHOOKS_JWKS_FILE: {path}: {name}: two keys share the kid {key.kid!r}")
+        seen.add(key.kid)
+        if key.kty != "oct" and key.signing_key is not None:
+            key = Key.from_crypto_key(key.verify_key, key.algorithms, kid=key.kid)  # validation only
+        keys.append(key)
+    return keys
+
+
+def remote_key_set_from_settings(settings: Any, *, http_client: Any = None) -> RemoteKeySet | None:
     """The :class:`RemoteKeySet` of ``jwks_url`` / ``oidc_issuer`` (not fetched here), or ``None`` when neither is set.
+
+    With ``oidc_issuer`` its keys are bound to that issuer: a token they verify must carry exactly that ``iss``
+    (RFC 9068 §4), even when ``issuer`` is unset. ``http_client`` is an ``httpx.Client``/``AsyncClient`` or
+    transport used for discovery and key fetching.
 
     Raises:
         ConfigurationError: naming the variable, for a URL that may not serve keys.
@@ -155,6 +208,7 @@ def remote_key_set_from_settings(settings: Any) -> RemoteKeySet | None:
             cooldown=settings.jwks_refetch_cooldown_seconds,
             timeout=settings.jwks_timeout_seconds,
             algorithms=tuple(settings.algorithms) or None,
+            http_client=http_client,
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"{variable}: {exc}") from None

@@ -9,6 +9,7 @@ from authhooks.records import Principal
 from authhooks.tokens._json import loads_object
 from authhooks.tokens.claims import ClaimsPolicy, check_claims, scopes_of
 from authhooks.tokens.jws import MAX_TOKEN_BYTES, decode_segment, verify_segments
+from authhooks.tokens.keys import Key
 from authhooks.tokens.keyset import KeySet
 
 __all__ = ["TokenValidator"]
@@ -55,14 +56,25 @@ class TokenValidator:
         Raises:
             InvalidToken: the subclass naming why (malformed, algorithm, key, signature, claims, type).
         """
-        entry, payload, _key = verify_segments(token, keys if keys is not None else self._keyset, self._max_bytes)
+        return self.validate_keyed(token, now, keys=keys)[0]
+
+    def validate_keyed(
+        self, token: str, now: float | None = None, *, keys: KeySet | None = None
+    ) -> tuple[Principal, Key]:
+        """:meth:`validate`, also returning the key that verified the signature (the validated-token cache files
+        each entry under it, so that a key leaving the key set evicts what it vouched for).
+
+        A key bound to an issuer (:meth:`Key.bound_to`) requires exactly that ``iss``.
+        """
+        entry, payload, key = verify_segments(token, keys if keys is not None else self._keyset, self._max_bytes)
         claims = check_claims(
             loads_object(decode_segment(payload)),
             entry.typ,
             self._policy,
             self._clock() if now is None else now,
+            key.issuer,
         )
         sub = claims.get("sub")
         if type(sub) is not str:
             raise MissingClaim()
-        return Principal(sub, MappingProxyType(claims), scopes_of(claims), self._token_type)
+        return Principal(sub, MappingProxyType(claims), scopes_of(claims), self._token_type), key
