@@ -97,8 +97,24 @@ def make_app(auth: AuthHooks, **options: Any) -> Starlette:
     return app
 
 
+def make_for(driver: str, auth: AuthHooks, **options: Any) -> Any:
+    """The test app under ``driver``: ``"asgi"`` (:func:`make_app`) or ``"wsgi"`` (its WSGI twin)."""
+    if driver == "wsgi":
+        from ._wsgi import make_wsgi_app
+
+        return make_wsgi_app(auth, **options)
+    return make_app(auth, **options)
+
+
 def client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://testserver", timeout=10)
+    """An in-process client of an ASGI app, or of a WSGI app (environ built as a real server builds it)."""
+    from authhooks.middleware.wsgi import AuthHooksWSGIMiddleware
+
+    from ._wsgi import WSGIServerTransport
+
+    wsgi = isinstance(app, AuthHooksWSGIMiddleware)
+    transport: httpx.AsyncBaseTransport = WSGIServerTransport(app) if wsgi else httpx.ASGITransport(app)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=10)
 
 
 def b64url(data: bytes) -> str:

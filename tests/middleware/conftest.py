@@ -20,6 +20,12 @@ async def auth(tmp_path: Path) -> AsyncIterator[AuthHooks]:
     await engine.aclose()
 
 
+@pytest.fixture(params=["asgi", "wsgi"])
+def driver(request: pytest.FixtureRequest) -> str:
+    """The middleware driver a parametrized behaviour test runs against: the same inputs, the same answers."""
+    return str(request.param)
+
+
 @pytest.fixture
 def issue(auth: AuthHooks) -> Issue:
     """``await issue("alice", "read admin")`` → a real access token with those scopes."""

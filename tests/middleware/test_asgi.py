@@ -1,4 +1,5 @@
-"""The middleware in process: protection, scope keys, denials, faults, WebSockets, lifespan and options."""
+"""The middleware in process: protection, scope keys, denials, faults, WebSockets, lifespan and options; the
+behaviour tests run against both drivers (``driver``: ASGI and WSGI)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import pytest
 from starlette.applications import Starlette
 
 from authhooks import AuthHooks, ConfigurationError, Deny, KeySetUnavailableError, RequestInfo, StoreUnavailableError
+from authhooks._sync import SyncAuthHooks
 from authhooks.middleware import AuthHooksMiddleware
+from authhooks.middleware.wsgi import AuthHooksWSGIMiddleware
 
-from ._support import Issue, bearer, client, make_app, make_auth
+from ._support import Issue, bearer, client, make_app, make_auth, make_for
+from ._wsgi import call_wsgi, environ_for, twin_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -46,11 +50,22 @@ async def call_raw(app: Any, scope: dict[str, Any]) -> list[dict[str, Any]]:
     return sent
 
 
+async def raw_status(driver: str, app: Any, path: str) -> int:
+    """The status of a GET of ``path`` as given (no normalisation), under ``driver``."""
+    if driver == "wsgi":
+        environ = environ_for("GET", path.encode("latin-1"), [])
+        return call_wsgi(app, environ)[0]
+    sent = await call_raw(app, {"path": path, "raw_path": path.encode("latin-1")})
+    return int(sent[0]["status"])
+
+
 # -- protection -----------------------------------------------------------------------------------------------
 
 
-async def test_valid_token_reaches_the_app_with_starlette_user_and_scopes(auth: AuthHooks, issue: Issue) -> None:
-    app = make_app(auth)
+async def test_valid_token_reaches_the_app_with_starlette_user_and_scopes(
+    driver: str, auth: AuthHooks, issue: Issue
+) -> None:
+    app = make_for(driver, auth)
     r = await get(app, "/api/me", headers=bearer(await issue("alice", "read write")))
     assert r.status_code == 200
     assert r.json() == {
@@ -61,16 +76,16 @@ async def test_valid_token_reaches_the_app_with_starlette_user_and_scopes(auth: 
     }
 
 
-async def test_no_credentials_get_the_bare_challenge(auth: AuthHooks) -> None:
-    r = await get(make_app(auth), "/api/me")
+async def test_no_credentials_get_the_bare_challenge(driver: str, auth: AuthHooks) -> None:
+    r = await get(make_for(driver, auth), "/api/me")
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == 'Bearer realm="authhooks"'
     assert r.headers["cache-control"] == "no-store"
     assert r.content == b""
 
 
-async def test_realm_option_and_problem_json(auth: AuthHooks) -> None:
-    app = make_app(auth, realm="shop", error_format="problem+json")
+async def test_realm_option_and_problem_json(driver: str, auth: AuthHooks) -> None:
+    app = make_for(driver, auth, realm="shop", error_format="problem+json")
     r = await get(app, "/api/me", headers=bearer("not.a.jwt"))
     assert r.status_code == 401
     assert r.headers["www-authenticate"].startswith('Bearer realm="shop", error="invalid_token"')
@@ -90,9 +105,13 @@ async def test_realm_option_and_problem_json(auth: AuthHooks) -> None:
         ([("authorization", "Bearer tok\xe9n")], 400, "invalid_request"),
     ],
 )
-async def test_bad_credentials(auth: AuthHooks, headers: list[tuple[str, str]], status: int, error: str | None) -> None:
+async def test_bad_credentials(
+    driver: str, auth: AuthHooks, headers: list[tuple[str, str]], status: int, error: str | None
+) -> None:
     r = await get(
-        make_app(auth), "/api/me", headers=httpx.Headers([(k.encode(), v.encode("latin-1")) for k, v in headers])
+        make_for(driver, auth),
+        "/api/me",
+        headers=httpx.Headers([(k.encode(), v.encode("latin-1")) for k, v in headers]),
     )
     assert r.status_code == status
     challenge = r.headers["www-authenticate"]
@@ -103,40 +122,40 @@ async def test_bad_credentials(auth: AuthHooks, headers: list[tuple[str, str]], 
         assert r.json()["error"] == error
 
 
-async def test_token_signed_by_another_key_is_refused(auth: AuthHooks, tmp_path: Path) -> None:
+async def test_token_signed_by_another_key_is_refused(driver: str, auth: AuthHooks, tmp_path: Path) -> None:
     other = make_auth(tmp_path / "other", secret=b"another-secret-another-secret-0123456789")
     token = (await other.issue_token("mallory", {"scope": "admin"})).token
     await other.aclose()
-    r = await get(make_app(auth), "/api/admin", headers=bearer(token))
+    r = await get(make_for(driver, auth), "/api/admin", headers=bearer(token))
     assert r.status_code == 401
     assert r.json()["error"] == "invalid_token"
     assert token not in r.text
 
 
-async def test_revoked_token_is_refused(auth: AuthHooks, issue: Issue) -> None:
+async def test_revoked_token_is_refused(driver: str, auth: AuthHooks, issue: Issue) -> None:
     token = await issue()
     assert await auth.invalidate_token(token)
-    r = await get(make_app(auth), "/api/me", headers=bearer(token))
+    r = await get(make_for(driver, auth), "/api/me", headers=bearer(token))
     assert r.status_code == 401 and "revoked" in r.json()["error_description"]
 
 
-async def test_public_and_open_paths_pass_anonymous_without_checking(auth: AuthHooks) -> None:
-    app = make_app(auth, protect=["/api/**"])
+async def test_public_and_open_paths_pass_anonymous_without_checking(driver: str, auth: AuthHooks) -> None:
+    app = make_for(driver, auth, protect=["/api/**"])
     r = await get(app, "/health", headers=bearer("garbage"))
     assert r.status_code == 200 and r.text == "ok"
     r = await get(app, "/login-page-that-does-not-exist")
     assert r.status_code == 404  # open (not protected): the app answers
 
 
-async def test_requires_decorator_sees_the_scopes(auth: AuthHooks, issue: Issue) -> None:
-    app = make_app(auth)
+async def test_requires_decorator_sees_the_scopes(driver: str, auth: AuthHooks, issue: Issue) -> None:
+    app = make_for(driver, auth)
     assert (await get(app, "/api/admin", headers=bearer(await issue("bob", "read")))).status_code == 403
     r = await get(app, "/api/admin", headers=bearer(await issue("root", "admin")))
     assert r.status_code == 200 and r.text == "admin root"
 
 
-async def test_required_scopes_answer_insufficient_scope(auth: AuthHooks, issue: Issue) -> None:
-    app = make_app(auth, required_scopes={"/api/**": ["read"], "/api/admin": "admin"})
+async def test_required_scopes_answer_insufficient_scope(driver: str, auth: AuthHooks, issue: Issue) -> None:
+    app = make_for(driver, auth, required_scopes={"/api/**": ["read"], "/api/admin": "admin"})
     r = await get(app, "/api/admin", headers=bearer(await issue("bob", "read")))
     assert r.status_code == 403
     assert r.headers["www-authenticate"] == (
@@ -147,8 +166,8 @@ async def test_required_scopes_answer_insufficient_scope(auth: AuthHooks, issue:
     assert (await get(app, "/api/me", headers=bearer(await issue("eve", "other")))).status_code == 403
 
 
-async def test_optional_auth(auth: AuthHooks, issue: Issue) -> None:
-    app = make_app(auth, optional_auth=True, required_scopes={"/api/admin": ["admin"]})
+async def test_optional_auth(driver: str, auth: AuthHooks, issue: Issue) -> None:
+    app = make_for(driver, auth, optional_auth=True, required_scopes={"/api/admin": ["admin"]})
     anonymous = await get(app, "/api/me")
     assert anonymous.status_code == 200
     assert anonymous.json() == {"identity": None, "authenticated": False, "scopes": [], "principal": None}
@@ -159,21 +178,19 @@ async def test_optional_auth(auth: AuthHooks, issue: Issue) -> None:
 
 
 @pytest.mark.parametrize("path", ["/api/../admin", "/public/../api/me", "/api/./me", "/api/me\x00", "relative"])
-async def test_unsafe_paths_are_400(auth: AuthHooks, path: str) -> None:
-    sent = await call_raw(make_app(auth), {"path": path, "raw_path": path.encode("latin-1")})
-    assert sent[0]["status"] == 400
+async def test_unsafe_paths_are_400(driver: str, auth: AuthHooks, path: str) -> None:
+    assert await raw_status(driver, make_for(driver, auth), path) == 400
 
 
-async def test_double_slashes_cannot_dodge_protection(auth: AuthHooks) -> None:
-    app = make_app(auth, protect=["/api/**"], public_paths=["/health"])
-    sent = await call_raw(app, {"path": "//api//me", "raw_path": b"//api//me"})
-    assert sent[0]["status"] == 401
+async def test_double_slashes_cannot_dodge_protection(driver: str, auth: AuthHooks) -> None:
+    app = make_for(driver, auth, protect=["/api/**"], public_paths=["/health"])
+    assert await raw_status(driver, app, "//api//me") == 401
 
 
 # -- hooks, denials and faults --------------------------------------------------------------------------------
 
 
-async def test_hooks_see_request_info_without_credentials(auth: AuthHooks, issue: Issue) -> None:
+async def test_hooks_see_request_info_without_credentials(driver: str, auth: AuthHooks, issue: Issue) -> None:
     seen: list[RequestInfo] = []
 
     def record(request: RequestInfo) -> None:
@@ -182,7 +199,7 @@ async def test_hooks_see_request_info_without_credentials(auth: AuthHooks, issue
     auth.add_hook("validate_token.pre", record)
     token = await issue()
     headers = {**bearer(token), "cookie": "session=secret", "x-trace": "t1", "x-leak": f"Bearer {token}"}
-    assert (await get(make_app(auth), "/api/me", headers=headers)).status_code == 200
+    assert (await get(make_for(driver, auth), "/api/me", headers=headers)).status_code == 200
     info = seen[0]
     assert (info.method, info.path, info.client_ip, info.scheme) == ("GET", "/api/me", "127.0.0.1", "http")
     assert info.headers["x-trace"] == "t1"
@@ -190,23 +207,23 @@ async def test_hooks_see_request_info_without_credentials(auth: AuthHooks, issue
     assert token not in repr(dict(info.headers))
 
 
-async def test_a_deny_is_answered_at_once(auth: AuthHooks, issue: Issue) -> None:
+async def test_a_deny_is_answered_at_once(driver: str, auth: AuthHooks, issue: Issue) -> None:
     def block(token: str) -> Deny:
         return Deny(429, "rate_limited", {"Retry-After": "7"}, {"error": "slow_down"})
 
     auth.add_hook("validate_token.pre", block)
-    r = await get(make_app(auth), "/api/me", headers=bearer(await issue()))
+    r = await get(make_for(driver, auth), "/api/me", headers=bearer(await issue()))
     assert r.status_code == 429
     assert r.headers["retry-after"] == "7"
     assert r.json() == {"error": "slow_down"}
 
 
-async def test_a_failing_hook_fails_closed_with_503(auth: AuthHooks, issue: Issue) -> None:
+async def test_a_failing_hook_fails_closed_with_503(driver: str, auth: AuthHooks, issue: Issue) -> None:
     def broken(principal: Any) -> None:
         raise RuntimeError("database password=hunter2")
 
     auth.add_hook("validate_token.post", broken)
-    r = await get(make_app(auth), "/api/me", headers=bearer(await issue()))
+    r = await get(make_for(driver, auth), "/api/me", headers=bearer(await issue()))
     assert r.status_code == 503
     assert r.json()["error"] == "temporarily_unavailable"
     assert "hunter2" not in r.text and "RuntimeError" not in r.text
@@ -221,14 +238,23 @@ async def test_a_failing_hook_fails_closed_with_503(auth: AuthHooks, issue: Issu
     ],
 )
 async def test_faults_are_generic_and_logged_by_type_only(
-    auth: AuthHooks, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, exc: Exception, status: int
+    driver: str,
+    auth: AuthHooks,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    exc: Exception,
+    status: int,
 ) -> None:
     async def failing(token: str, *, request: RequestInfo | None = None) -> Any:
         raise exc
 
+    def failing_sync(self: Any, token: str, *, request: RequestInfo | None = None) -> Any:
+        raise exc
+
     monkeypatch.setattr(auth, "validate_token", failing)
+    monkeypatch.setattr(SyncAuthHooks, "validate_token", failing_sync)  # the WSGI driver's call
     with caplog.at_level(logging.DEBUG, logger="authhooks"):
-        r = await get(make_app(auth), "/api/me", headers=bearer("abc.def.ghi"))
+        r = await get(make_for(driver, auth), "/api/me", headers=bearer("abc.def.ghi"))
     assert r.status_code == status
     assert str(exc) not in r.text and "abc.def.ghi" not in r.text
     logged = "\n".join(rec.getMessage() + (rec.exc_text or "") for rec in caplog.records)
@@ -236,11 +262,16 @@ async def test_faults_are_generic_and_logged_by_type_only(
     assert str(exc) not in logged and "Traceback" not in logged and all(rec.exc_info is None for rec in caplog.records)
 
 
-async def test_app_exceptions_are_not_swallowed(auth: AuthHooks, issue: Issue) -> None:
+async def test_app_exceptions_are_not_swallowed(driver: str, auth: AuthHooks, issue: Issue) -> None:
     async def boom(scope: Any, receive: Any, send: Any) -> None:
         raise LookupError("the app's own error")
 
-    app = AuthHooksMiddleware(boom, auth=auth)
+    def wsgi_boom(environ: Any, start_response: Any) -> Any:
+        raise LookupError("the app's own error")
+
+    app: Any = (
+        AuthHooksWSGIMiddleware(wsgi_boom, auth=auth) if driver == "wsgi" else AuthHooksMiddleware(boom, auth=auth)
+    )
     with pytest.raises(LookupError):
         await get(app, "/x", headers=bearer(await issue()))
 
@@ -394,18 +425,19 @@ async def test_env_settings_apply_and_keyword_arguments_win(monkeypatch: pytest.
         {"observe": ["/login"]},
     ],
 )
-def test_bad_options_are_configuration_errors(tmp_path: Path, options: dict[str, Any]) -> None:
+def test_bad_options_are_configuration_errors(driver: str, tmp_path: Path, options: dict[str, Any]) -> None:
+    build: Any = AuthHooksWSGIMiddleware if driver == "wsgi" else AuthHooksMiddleware
     with pytest.raises(ConfigurationError):
-        AuthHooksMiddleware(Starlette(), auth=make_auth(tmp_path), **options)
+        build(twin_app if driver == "wsgi" else Starlette(), auth=make_auth(tmp_path), **options)
 
 
-async def test_routes_can_be_disabled(auth: AuthHooks) -> None:
-    r = await get(make_app(auth, routes=False, public_paths=["/auth/**"]), "/auth/jwks.json")
+async def test_routes_can_be_disabled(driver: str, auth: AuthHooks) -> None:
+    r = await get(make_for(driver, auth, routes=False, public_paths=["/auth/**"]), "/auth/jwks.json")
     assert r.status_code == 404
 
 
-async def test_instrument_asgi_wraps_the_middleware(auth: AuthHooks, issue: Issue) -> None:
-    app = make_app(auth, instrument_asgi=True)
+async def test_instrument_asgi_wraps_the_middleware(driver: str, auth: AuthHooks, issue: Issue) -> None:
+    app = make_for(driver, auth, instrument_asgi=True)  # instrument_wsgi under WSGI
     r = await get(app, "/api/me", headers=bearer(await issue()))
     assert r.status_code == 200 and json.loads(r.text)["identity"] == "alice"
 

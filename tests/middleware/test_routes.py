@@ -1,4 +1,5 @@
-"""The built-in auth routes in process: every route, every body and method refusal."""
+"""The built-in auth routes in process, under both drivers (ASGI and WSGI): every route, every body and method
+refusal."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from authhooks import AuthHooks, Deny
 
-from ._support import Issue, b64url, bearer, client, make_app
+from ._support import Issue, b64url, bearer, client, make_app, make_for
 
 
 def keypair() -> tuple[Ed25519PrivateKey, str]:
@@ -34,8 +35,8 @@ async def login(c: httpx.AsyncClient, form: bool = False) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("form", [False, True])
-async def test_challenge_login_refresh_logout(auth: AuthHooks, form: bool) -> None:
-    async with client(make_app(auth)) as c:
+async def test_challenge_login_refresh_logout(driver: str, auth: AuthHooks, form: bool) -> None:
+    async with client(make_for(driver, auth)) as c:
         tokens = await login(c, form)
         assert tokens["token_type"] == "Bearer" and tokens["expires_in"] > 0
         assert (await c.get("/api/me", headers=bearer(tokens["access_token"]))).status_code == 200
@@ -53,8 +54,8 @@ async def test_challenge_login_refresh_logout(auth: AuthHooks, form: bool) -> No
         assert "www-authenticate" not in r.headers and r.headers["cache-control"] == "no-store"
 
 
-async def test_logout_also_revokes_the_refresh_token(auth: AuthHooks) -> None:
-    async with client(make_app(auth)) as c:
+async def test_logout_also_revokes_the_refresh_token(driver: str, auth: AuthHooks) -> None:
+    async with client(make_for(driver, auth)) as c:
         tokens = await login(c)
         r = await c.post(
             "/auth/logout", headers=bearer(tokens["access_token"]), data={"refresh_token": tokens["refresh_token"]}
@@ -64,9 +65,9 @@ async def test_logout_also_revokes_the_refresh_token(auth: AuthHooks) -> None:
         assert r.status_code == 400
 
 
-async def test_logout_with_only_the_access_token_ends_the_whole_login(auth: AuthHooks) -> None:
+async def test_logout_with_only_the_access_token_ends_the_whole_login(driver: str, auth: AuthHooks) -> None:
     """What the examples and the demo send (the access token alone): the refresh token dies with the login."""
-    async with client(make_app(auth)) as c:
+    async with client(make_for(driver, auth)) as c:
         tokens = await login(c)
         r = await c.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
         fresh = r.json()
@@ -78,18 +79,18 @@ async def test_logout_with_only_the_access_token_ends_the_whole_login(auth: Auth
             assert (await c.get("/api/me", headers=bearer(token))).status_code == 401
 
 
-async def test_logout_needs_a_bearer_token(auth: AuthHooks) -> None:
-    async with client(make_app(auth)) as c:
+async def test_logout_needs_a_bearer_token(driver: str, auth: AuthHooks) -> None:
+    async with client(make_for(driver, auth)) as c:
         r = await c.post("/auth/logout")
         assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="authhooks"'
         r = await c.post("/auth/logout", headers=bearer("x.y.z"))
         assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
 
 
-async def test_bad_login_is_400_invalid_grant_without_a_challenge(auth: AuthHooks) -> None:
+async def test_bad_login_is_400_invalid_grant_without_a_challenge(driver: str, auth: AuthHooks) -> None:
     """RFC 6749 §5.2: credentials that do not prove the identity are an invalid grant, not a 401."""
     _, subject = keypair()
-    async with client(make_app(auth)) as c:
+    async with client(make_for(driver, auth)) as c:
         challenge = (await c.post("/auth/challenge", json={"subject": subject})).json()
         r = await c.post(
             "/auth/login",
@@ -100,9 +101,9 @@ async def test_bad_login_is_400_invalid_grant_without_a_challenge(auth: AuthHook
         assert r.json() == {"error": "invalid_grant", "error_description": "The credentials are invalid."}
 
 
-async def test_revoke_is_200_whether_or_not_the_token_existed(auth: AuthHooks, issue: Issue) -> None:
+async def test_revoke_is_200_whether_or_not_the_token_existed(driver: str, auth: AuthHooks, issue: Issue) -> None:
     token = await issue()
-    async with client(make_app(auth)) as c:
+    async with client(make_for(driver, auth)) as c:
         for value in (token, token, "unknown-token", "x" * 100):
             r = await c.post("/auth/revoke", data={"token": value, "token_type_hint": "access_token"})
             assert r.status_code == 200 and r.content == b""
@@ -110,17 +111,17 @@ async def test_revoke_is_200_whether_or_not_the_token_existed(auth: AuthHooks, i
         assert (await c.post("/auth/revoke", data={})).status_code == 400
 
 
-async def test_revoke_honours_a_deny_hook(auth: AuthHooks, issue: Issue) -> None:
+async def test_revoke_honours_a_deny_hook(driver: str, auth: AuthHooks, issue: Issue) -> None:
     auth.add_hook("invalidate_token.pre", lambda: Deny(403, "frozen"))
-    async with client(make_app(auth)) as c:
+    async with client(make_for(driver, auth)) as c:
         r = await c.post("/auth/revoke", data={"token": await issue()})
     assert r.status_code == 403 and r.json()["error"] == "access_denied"
 
 
-async def test_introspect(auth: AuthHooks, issue: Issue) -> None:
+async def test_introspect(driver: str, auth: AuthHooks, issue: Issue) -> None:
     caller = await issue("rs", "introspect")
     subject = await issue("dave", "read")
-    async with client(make_app(auth)) as c:
+    async with client(make_for(driver, auth)) as c:
         r = await c.post("/auth/introspect", headers=bearer(caller), data={"token": subject})
         assert r.status_code == 200
         body = r.json()
@@ -139,8 +140,8 @@ async def test_introspect(auth: AuthHooks, issue: Issue) -> None:
         assert (await c.post("/auth/introspect", data={"token": caller})).status_code == 401
 
 
-async def test_jwks(auth: AuthHooks) -> None:
-    async with client(make_app(auth)) as c:
+async def test_jwks(driver: str, auth: AuthHooks) -> None:
+    async with client(make_for(driver, auth)) as c:
         r = await c.get("/auth/jwks.json")
         assert r.status_code == 200 and "keys" in r.json()
         assert r.headers["cache-control"] == "public, max-age=300"
@@ -156,8 +157,8 @@ async def test_jwks(auth: AuthHooks) -> None:
         ("POST", "/auth/jwks.json", "GET, HEAD, OPTIONS"),
     ],
 )
-async def test_wrong_method_is_405_with_allow(auth: AuthHooks, method: str, path: str, allow: str) -> None:
-    async with client(make_app(auth)) as c:
+async def test_wrong_method_is_405_with_allow(driver: str, auth: AuthHooks, method: str, path: str, allow: str) -> None:
+    async with client(make_for(driver, auth)) as c:
         r = await c.request(method, path)
         assert r.status_code == 405 and r.headers["allow"] == allow
         options = await c.request("OPTIONS", path)
@@ -179,9 +180,9 @@ async def test_wrong_method_is_405_with_allow(auth: AuthHooks, method: str, path
     ],
 )
 async def test_body_refusals(
-    auth: AuthHooks, headers: dict[str, str], content: bytes, status: int, needle: str
+    driver: str, auth: AuthHooks, headers: dict[str, str], content: bytes, status: int, needle: str
 ) -> None:
-    async with client(make_app(auth)) as c:
+    async with client(make_for(driver, auth)) as c:
         r = await c.post("/auth/challenge", headers=headers, content=content)
     assert r.status_code == status
     assert r.json()["error"] == "invalid_request"
@@ -189,22 +190,22 @@ async def test_body_refusals(
     assert "sss" not in r.text
 
 
-async def test_problem_json_on_routes(auth: AuthHooks) -> None:
-    async with client(make_app(auth, error_format="problem+json")) as c:
+async def test_problem_json_on_routes(driver: str, auth: AuthHooks) -> None:
+    async with client(make_for(driver, auth, error_format="problem+json")) as c:
         r = await c.post("/auth/refresh", data={"refresh_token": "nope"})
     assert r.status_code == 400
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["error"] == "invalid_grant"
 
 
-async def test_unsupported_grant_type(auth: AuthHooks) -> None:
-    async with client(make_app(auth)) as c:
+async def test_unsupported_grant_type(driver: str, auth: AuthHooks) -> None:
+    async with client(make_for(driver, auth)) as c:
         r = await c.post("/auth/refresh", data={"grant_type": "password", "refresh_token": "x"})
     assert r.status_code == 400 and r.json()["error"] == "unsupported_grant_type"
 
 
-async def test_custom_prefix_and_introspect_scope(auth: AuthHooks, issue: Issue) -> None:
-    app = make_app(auth, routes_prefix="/oauth2/", introspect_scope="")
+async def test_custom_prefix_and_introspect_scope(driver: str, auth: AuthHooks, issue: Issue) -> None:
+    app = make_for(driver, auth, routes_prefix="/oauth2/", introspect_scope="")
     async with client(app) as c:
         assert (await c.get("/oauth2/jwks.json")).status_code == 200
         assert (await c.get("/auth/jwks.json")).status_code == 401  # no longer a route: protected like the rest
@@ -213,9 +214,9 @@ async def test_custom_prefix_and_introspect_scope(auth: AuthHooks, issue: Issue)
         assert r.json()["active"] is True
 
 
-async def test_repeated_content_type_is_400(auth: AuthHooks) -> None:
+async def test_repeated_content_type_is_400(driver: str, auth: AuthHooks) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-type", b"text/plain")]
-    async with client(make_app(auth)) as c:
+    async with client(make_for(driver, auth)) as c:
         r = await c.post("/auth/challenge", headers=headers, content=b'{"subject":"a"}')
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
 

@@ -6,7 +6,8 @@
   patterns see the same path under both drivers. An empty ``PATH_INFO`` (the mount point itself) is ``/``.
 * **Headers.** ``HTTP_*`` keys plus ``CONTENT_TYPE`` and ``CONTENT_LENGTH``, as lower-case ``(name, value)``
   byte pairs. A server joins a repeated header into one value (``a, b``): the strict Bearer parser refuses such
-  an ``Authorization``, and a joined ``Content-Length`` is malformed (400).
+  an ``Authorization``; a joined ``Content-Length`` or (unquoted) ``Content-Type`` is split back into its values,
+  so the routes refuse it as repeated (400 ``duplicate_header``), as under ASGI.
 * **Request view.** :func:`wsgi_request_info` builds the :class:`~authhooks.records.RequestInfo` hooks see: the
   full path (``SCRIPT_NAME`` + ``PATH_INFO``), ``REMOTE_ADDR``, ``wsgi.url_scheme`` and the headers, which are
   built on first access and never carry credentials (:class:`~authhooks.middleware.scope.RequestHeaders`).
@@ -67,9 +68,15 @@ class EnvironHeaders:
             else:
                 continue
             try:
-                yield name, value.encode("latin-1")
+                raw = value.encode("latin-1")
             except UnicodeEncodeError:  # not PEP 3333 text: carried as UTF-8
-                yield name, value.encode("utf-8")
+                raw = value.encode("utf-8")
+            if key in _UNPREFIXED and b"," in raw and b'"' not in raw:
+                # A repeated Content-Type or Content-Length, joined by the server: seen as repeated (400).
+                for part in raw.split(b","):
+                    yield name, part.strip()
+            else:
+                yield name, raw
 
 
 def wsgi_request_info(environ: Mapping[str, Any], route: str | None = None) -> RequestInfo:

@@ -64,7 +64,7 @@ from authhooks.records import Principal, RequestInfo
 if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
 
-__all__ = ["PRINCIPAL_KEY", "REQUEST_KEY", "AuthHooksWSGIMiddleware"]
+__all__ = ["AUTH_KEY", "PRINCIPAL_KEY", "REQUEST_KEY", "AuthHooksWSGIMiddleware", "send"]
 
 logger = logging.getLogger("authhooks.middleware")
 
@@ -251,6 +251,37 @@ class AuthHooksWSGIMiddleware:
         if principal is not None:
             environ["REMOTE_USER"] = principal.subject
         return self._next(environ, start_response, path)
+
+    def require(self, environ: Environ, scopes: Sequence[str] = ()) -> Prepared | None:
+        """The view-level check behind the Flask and Django ``require_scopes`` decorators.
+
+        The request's principal is the one the middleware validated; on a path the middleware does not protect,
+        a Bearer token the request carries is validated here. The principal must then hold ``scopes``, checked
+        through ``auth.sync.authorize`` (so ``authorize.*`` hooks run); ``environ`` is updated with what
+        ``authorize`` returned.
+
+        Returns:
+            ``None`` when the request may go on, else the refusal to send: 401 with a bare challenge when there is
+            no credential (RFC 6750 §3.1), 401 ``invalid_token``, 403 ``insufficient_scope`` naming the scopes.
+        """
+        principal: Principal | None = environ.get(PRINCIPAL_KEY)
+        info: RequestInfo = environ.get(REQUEST_KEY) or wsgi_request_info(environ)
+        try:
+            if principal is None:
+                header = environ.get("HTTP_AUTHORIZATION")
+                token = parse_authorization([] if header is None else [header.encode("latin-1", "replace")])
+                if token is None:
+                    raise MissingCredentials()
+                principal = self._sync.validate_token(token, request=info)
+                environ["REMOTE_USER"] = principal.subject
+            if scopes:
+                principal = self._sync.authorize(principal, tuple(scopes), request=info)
+        except Exception as exc:
+            return self._responses.for_exception(exc)
+        environ[PRINCIPAL_KEY] = principal
+        environ[REQUEST_KEY] = info
+        environ[AUTH_KEY] = self.auth
+        return None
 
     def _serve_route(self, path: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """Run the built-in route at ``path`` through the sync seam (:mod:`authhooks.middleware.seam`)."""
