@@ -32,9 +32,20 @@ from authhooks.flows.effects import FlowCall, FlowGen, RunHooks
 from authhooks.flows.invalidate_token import invalidate_token
 from authhooks.flows.issue_token import issue_token, issue_tokens
 from authhooks.flows.login import login
+from authhooks.flows.oauth_authorize import Authorization, oauth_authorize
+from authhooks.flows.oauth_callback import ExternalLogin, oauth_callback
+from authhooks.flows.oauth_refresh import oauth_refresh, provider_tokens
 from authhooks.flows.reauthenticate import reauthenticate
 from authhooks.flows.refresh_token import refresh_token as refresh_token_flow
 from authhooks.flows.register import register, registration_from_bytes, registration_key
+from authhooks.flows.session import (
+    ValidSession,
+    create_session,
+    end_session,
+    end_sessions,
+    list_sessions,
+    validate_session,
+)
 from authhooks.flows.validate_token import validate_token
 from authhooks.flows.verify_signature import verify_signature
 from authhooks.hooks.background import BackgroundQueue, BackgroundStats
@@ -44,7 +55,11 @@ from authhooks.hooks.observer import Observer
 from authhooks.hooks.points import CATALOGUE, HookPoint, PointKind, PointSpec, declare_point, resolve_point
 from authhooks.hooks.registry import HookImpl, OnError, Registry, _is_async
 from authhooks.hooks.runner import HookRunner, HookStats
+from authhooks.oauth.providers import OAuthProvider
+from authhooks.oauth.records import ProviderTokens
+from authhooks.oauth.service import OAuthService
 from authhooks.records import Principal, RequestInfo, TokenPair
+from authhooks.sessions import SessionGrant, SessionInfo
 from authhooks.stores.base import Store
 from authhooks.tokens.introspection import introspection
 from authhooks.tokens.issuer import IssuedToken
@@ -90,6 +105,8 @@ class AuthHooks:
             :class:`~authhooks.telemetry.TelemetryObserver` comes first (OpenTelemetry API only: no-op until an
             SDK is installed); with ``audit_log_file`` an :class:`~authhooks.exporters.audit.AuditObserver` last.
         clock: the one wall clock (Unix seconds) of the flows and the token layer (default ``time.time``).
+        oauth_providers: OpenID providers to sign in with (:class:`~authhooks.oauth.OAuthProvider` objects or
+            mappings with a ``name``), besides those of ``AUTHHOOKS_OAUTH_PROVIDERS_FILE``.
         http_client: what fetches the issuer's discovery document and JWKS (``AUTHHOOKS_OIDC_ISSUER``,
             ``AUTHHOOKS_JWKS_URL``): an ``httpx.Client`` (proxies, custom CAs; async fetches run it on a thread), an
             ``httpx.AsyncClient`` (async fetches only) or an httpx transport; never closed by authhooks.
@@ -117,6 +134,7 @@ class AuthHooks:
         store: Store | None = None,
         observers: tuple[Observer, ...] | list[Observer] = (),
         clock: Clock = time.time,
+        oauth_providers: Iterable[OAuthProvider | Mapping[str, Any]] = (),
         http_client: Any = None,
         **overrides: Any,
     ) -> None:
@@ -128,6 +146,8 @@ class AuthHooks:
             # Every setting that can be checked without side effects, now: the keys are loaded (and kept for the
             # token layer), the store URL and the handlers file checked; nothing is created or contacted.
             self._keys = check_settings(settings, http_client=http_client)
+            self.oauth = OAuthService(settings, oauth_providers)
+            """The OpenID providers to sign in with (``AUTHHOOKS_OAUTH_PROVIDERS_FILE`` and ``oauth_providers=``)."""
         except ConfigurationError as exc:
             quiet_if_uncaught(exc)  # uncaught (an app module's `auth = AuthHooks()`): one line, no traceback
             raise
@@ -699,6 +719,72 @@ class AuthHooks:
         except AuthError:
             return {"active": False}
 
+    # -- sign-in with OpenID providers, browser sessions ----------------------------------------------------------
+
+    async def oauth_authorize(
+        self, provider: str, *, redirect_uri: str, return_to: str = "/", request: RequestInfo | None = None
+    ) -> Authorization:
+        """Start a sign-in with ``provider``: the URL to send the browser to, its ``state`` and browser binding
+        (:mod:`authhooks.flows.oauth_authorize`)."""
+        return await self.run_flow(oauth_authorize(self.deps, self.oauth, provider, redirect_uri, return_to), request)
+
+    async def oauth_callback(
+        self,
+        provider: str,
+        params: Mapping[str, str],
+        *,
+        binding: str | None = None,
+        session: bool = False,
+        replaces: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> ExternalLogin:
+        """Finish a sign-in from the callback's query ``params``: a session (``session=True``) or a token pair
+        (:mod:`authhooks.flows.oauth_callback`)."""
+        call = oauth_callback(self.deps, self.oauth, provider, params, binding, session, replaces)
+        return await self.run_flow(call, request)
+
+    async def oauth_refresh(self, provider: str, subject: str, *, request: RequestInfo | None = None) -> ProviderTokens:
+        """Refresh the provider's tokens kept for ``subject`` (``keep_tokens``; see :mod:`~.flows.oauth_refresh`)."""
+        return await self.run_flow(oauth_refresh(self.deps, self.oauth, provider, subject), request)
+
+    async def provider_tokens(self, provider: str, subject: str) -> ProviderTokens | None:
+        """The provider's tokens kept for ``subject``, decrypted, or ``None``."""
+        return await self.run_flow(provider_tokens(self.deps, self.oauth, provider, subject))
+
+    async def create_session(
+        self,
+        principal: Principal,
+        *,
+        provider: str | None = None,
+        replaces: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> SessionGrant:
+        """Make a browser session for ``principal``, ending ``replaces`` first (rotation; :mod:`authhooks.sessions`)."""
+        return await self.run_flow(create_session(self.deps, principal, provider, replaces), request)
+
+    async def validate_session(self, session_id: str, *, request: RequestInfo | None = None) -> ValidSession:
+        """The live session a cookie names (touched), or :class:`~authhooks.sessions.InvalidSession`."""
+        return await self.run_flow(validate_session(self.deps, session_id), request)
+
+    async def end_session(
+        self,
+        session_id: str | None = None,
+        *,
+        handle: str | None = None,
+        reason: str = "logout",
+        request: RequestInfo | None = None,
+    ) -> bool:
+        """End the session a cookie's id (or a listing's ``handle``) names, in every instance."""
+        return await self.run_flow(end_session(self.deps, session_id, handle, reason), request)
+
+    async def sessions(self, subject: str) -> list[SessionInfo]:
+        """The live sessions of ``subject``, oldest first."""
+        return await self.run_flow(list_sessions(self.deps, subject))
+
+    async def end_sessions(self, subject: str, *, request: RequestInfo | None = None) -> int:
+        """End every session of ``subject`` in every instance; return how many ended."""
+        return await self.run_flow(end_sessions(self.deps, subject), request)
+
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The public JWK Set of the keys this instance signs and validates with (RFC 7517 §5)."""
         return self.tokens.jwks()
@@ -768,6 +854,7 @@ class AuthHooks:
             logger.warning("authhooks: hooks still running at shutdown were abandoned")
         if self._audit is not None:
             self._audit.close()
+        await self.oauth.aclose()
         remote = self._tokens.remote if self._tokens is not None else None
         if remote is not None:  # a background key-set fetch in flight is cancelled
             await remote.aclose(max(0.01, deadline - time.monotonic()))
@@ -792,6 +879,7 @@ class AuthHooks:
             logger.warning("authhooks: hooks still running at shutdown were abandoned")
         if self._audit is not None:
             self._audit.close()
+        self.oauth.close()
         remote = self._tokens.remote if self._tokens is not None else None
         if remote is not None:
             remote.close(max(0.01, deadline - time.monotonic()))

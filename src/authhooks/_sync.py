@@ -16,13 +16,26 @@ from authhooks.flows.challenge import Challenge, challenge
 from authhooks.flows.invalidate_token import invalidate_token
 from authhooks.flows.issue_token import issue_token, issue_tokens
 from authhooks.flows.login import login
+from authhooks.flows.oauth_authorize import Authorization, oauth_authorize
+from authhooks.flows.oauth_callback import ExternalLogin, oauth_callback
+from authhooks.flows.oauth_refresh import oauth_refresh, provider_tokens
 from authhooks.flows.reauthenticate import reauthenticate
 from authhooks.flows.refresh_token import refresh_token as refresh_token_flow
 from authhooks.flows.register import register, registration_from_bytes
+from authhooks.flows.session import (
+    ValidSession,
+    create_session,
+    end_session,
+    end_sessions,
+    list_sessions,
+    validate_session,
+)
 from authhooks.flows.validate_token import validate_token
 from authhooks.flows.verify_signature import verify_signature
 from authhooks.hooks.points import PointSpec
+from authhooks.oauth.records import ProviderTokens
 from authhooks.records import Principal, RequestInfo, TokenPair
+from authhooks.sessions import SessionGrant, SessionInfo
 from authhooks.tokens.introspection import introspection
 from authhooks.tokens.issuer import IssuedToken
 
@@ -183,6 +196,70 @@ class SyncAuthHooks:
             return introspection(self.validate_token(token, request=request))
         except AuthError:
             return {"active": False}
+
+    def oauth_authorize(
+        self, provider: str, *, redirect_uri: str, return_to: str = "/", request: RequestInfo | None = None
+    ) -> Authorization:
+        """Blocking :meth:`AuthHooks.oauth_authorize`."""
+        auth = self._auth
+        return auth.run_flow_sync(oauth_authorize(auth.deps, auth.oauth, provider, redirect_uri, return_to), request)
+
+    def oauth_callback(
+        self,
+        provider: str,
+        params: Mapping[str, str],
+        *,
+        binding: str | None = None,
+        session: bool = False,
+        replaces: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> ExternalLogin:
+        """Blocking :meth:`AuthHooks.oauth_callback`."""
+        auth = self._auth
+        call = oauth_callback(auth.deps, auth.oauth, provider, params, binding, session, replaces)
+        return auth.run_flow_sync(call, request)
+
+    def oauth_refresh(self, provider: str, subject: str, *, request: RequestInfo | None = None) -> ProviderTokens:
+        """Blocking :meth:`AuthHooks.oauth_refresh`."""
+        return self._auth.run_flow_sync(oauth_refresh(self._auth.deps, self._auth.oauth, provider, subject), request)
+
+    def provider_tokens(self, provider: str, subject: str) -> ProviderTokens | None:
+        """Blocking :meth:`AuthHooks.provider_tokens`."""
+        return self._auth.run_flow_sync(provider_tokens(self._auth.deps, self._auth.oauth, provider, subject))
+
+    def create_session(
+        self,
+        principal: Principal,
+        *,
+        provider: str | None = None,
+        replaces: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> SessionGrant:
+        """Blocking :meth:`AuthHooks.create_session`."""
+        return self._auth.run_flow_sync(create_session(self._auth.deps, principal, provider, replaces), request)
+
+    def validate_session(self, session_id: str, *, request: RequestInfo | None = None) -> ValidSession:
+        """Blocking :meth:`AuthHooks.validate_session`."""
+        return self._auth.run_flow_sync(validate_session(self._auth.deps, session_id), request)
+
+    def end_session(
+        self,
+        session_id: str | None = None,
+        *,
+        handle: str | None = None,
+        reason: str = "logout",
+        request: RequestInfo | None = None,
+    ) -> bool:
+        """Blocking :meth:`AuthHooks.end_session`."""
+        return self._auth.run_flow_sync(end_session(self._auth.deps, session_id, handle, reason), request)
+
+    def sessions(self, subject: str) -> list[SessionInfo]:
+        """Blocking :meth:`AuthHooks.sessions`."""
+        return self._auth.run_flow_sync(list_sessions(self._auth.deps, subject))
+
+    def end_sessions(self, subject: str, *, request: RequestInfo | None = None) -> int:
+        """Blocking :meth:`AuthHooks.end_sessions`."""
+        return self._auth.run_flow_sync(end_sessions(self._auth.deps, subject), request)
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """:meth:`AuthHooks.jwks` (already blocking), so ``auth.sync`` holds every method the WSGI driver calls."""

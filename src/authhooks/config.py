@@ -166,6 +166,37 @@ class Settings:
     )
     # -- login flows ---------------------------------------------------------------------------------------
     challenge_ttl_seconds: int = _setting(300, "Lifetime of a login challenge.", low=1, high=86400)
+    # -- sign-in with OpenID providers, browser sessions ---------------------------------------------------
+    oauth_providers_file: Path | None = _setting(
+        None, "TOML file of OpenID providers to sign in with (`[provider.NAME]` tables; see the README)."
+    )
+    oauth_token_key: Secret | None = _setting(
+        None,
+        "Key (at least 32 bytes) encrypting the provider tokens kept with `keep_tokens` (default: generated in "
+        "state_dir/oauth-token-key).",
+    )
+    oauth_pending_ttl_seconds: int = _setting(
+        600, "How long a started sign-in (its `state`) waits for the provider's callback.", low=10, high=3600
+    )
+    oauth_timeout_seconds: float = _setting(
+        5.0, "Bound of one request to a provider (discovery, keys, token endpoint).", low=0.1, high=60
+    )
+    sessions: bool = _setting(False, "Let logins set a browser session cookie, accepted on `session_paths`.")
+    session_idle_seconds: int = _setting(
+        1800, "A session unused this long ends (idle timeout).", low=10, high=86400 * 30
+    )
+    session_absolute_seconds: int = _setting(
+        43200, "A session ends this long after its login, used or not (absolute timeout).", low=10, high=86400 * 365
+    )
+    session_paths: tuple[str, ...] = _setting(
+        ("/**",), "Protected path patterns that accept the session cookie (with `sessions`)."
+    )
+    bearer_paths: tuple[str, ...] = _setting(("/**",), "Protected path patterns that accept a Bearer token.")
+    session_insecure_cookie: bool = _setting(
+        False,
+        "Development only: name the cookie `authhooks_session` without `Secure` (not `__Host-`), for plain http "
+        "on a host the browser does not treat as secure.",
+    )
     # -- HTTP ----------------------------------------------------------------------------------------------
     protect: tuple[str, ...] = _setting(
         ("/*",), "Protected path patterns (anchored; `*` matches the rest of one segment, `/**` any suffix)."

@@ -31,6 +31,11 @@ class Flow(str, enum.Enum):
     AUTHORIZE = "authorize"
     REGISTER = "register"
     REQUEST = "request"
+    OAUTH_AUTHORIZE = "oauth_authorize"
+    OAUTH_CALLBACK = "oauth_callback"
+    OAUTH_EXCHANGE = "oauth_exchange"
+    OAUTH_REFRESH = "oauth_refresh"
+    SESSION = "session"
 
     def __str__(self) -> str:
         return self.value

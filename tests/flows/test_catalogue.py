@@ -15,9 +15,12 @@ from authhooks.events import Flow
 from authhooks.flows import validate_token as validate_module
 from authhooks.flows.effects import FlowCall, FlowGen, RunHooks, flow
 from authhooks.hooks.points import CATALOGUE, HookPoint, PointKind
+from authhooks.oauth import ExternalLoginFailed, OAuthProvider, OAuthService
 from authhooks.records import Principal
+from authhooks.sessions import InvalidSession
 from authhooks.testing import HookRecorder
 from flows._identity import Ed25519Key
+from oauth._fake_provider import ISSUER, FakeProvider
 
 # ``request.*`` is fired by the middleware's observe mode (tests/middleware/test_observe.py), not by a flow.
 FLOW_POINTS = {name for name, point in CATALOGUE.items() if point.flow != Flow.REQUEST.value}
@@ -56,10 +59,33 @@ async def test_every_catalogue_point_is_fired_by_its_flow(tmp_path: Path) -> Non
     with pytest.raises(InvalidGrant):
         await auth.refresh_token("ahr_unknown")
     await auth.invalidate_token(fresh.access_token)
+    await _sign_in_and_sessions(auth)
     fired = [(record.point, run.flow) for run in recorder.flows for record in run.hooks]
     assert {point for point, _ in fired} == FLOW_POINTS  # no declared point that nothing fires
     assert all(CATALOGUE[point].flow == flow for point, flow in fired)  # no point fired outside its flow
     await auth.aclose()
+
+
+async def _sign_in_and_sessions(auth: AuthHooks) -> None:
+    """The OAuth flows (success and failure) and the session flows, against a fake provider."""
+    fake = FakeProvider()
+    provider = OAuthProvider(name="fake", issuer=ISSUER, client_id="shop", client_secret="s3cret", keep_tokens=True)
+    auth.oauth = OAuthService(auth.settings, [provider], transport=fake.transport)
+    started = await auth.oauth_authorize("fake", redirect_uri="https://app.test/cb")
+    done = await auth.oauth_callback("fake", fake.consent(started.url), binding=started.binding, session=True)
+    grant = done.login.session
+    assert grant is not None
+    started = await auth.oauth_authorize("fake", redirect_uri="https://app.test/cb")
+    fake.nonce = "wrong"
+    with pytest.raises(ExternalLoginFailed):
+        await auth.oauth_callback("fake", fake.consent(started.url), binding=started.binding)
+    await auth.oauth_refresh("fake", done.login.principal.subject)
+    with pytest.raises(ExternalLoginFailed):
+        await auth.oauth_refresh("fake", "nobody")
+    await auth.validate_session(grant.session_id)
+    await auth.end_session(grant.session_id)
+    with pytest.raises(InvalidSession):
+        await auth.validate_session(grant.session_id)
 
 
 @pytest.fixture

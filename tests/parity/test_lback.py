@@ -117,3 +117,60 @@ async def test_registration_attempt_success_failure(tmp_path: Path) -> None:
     with pytest.raises(Deny):
         await auth.register(Ed25519Key().subject, attributes={"spam": True})
     assert events == ["attempt", "successful", "failed closed"]
+
+
+async def test_oauth2_client_signals(tmp_path: Path) -> None:
+    """lback ``OAuth2Auth``: ``oauth2_authorize_url_generated``, ``oauth2_token_fetched`` /
+    ``oauth2_token_fetch_failed``, ``oauth2_token_refreshed`` / ``oauth2_token_refresh_failed`` — aliases of
+    ``oauth_authorize.post``, ``oauth_exchange.post`` / ``.failed``, ``oauth_refresh.post`` / ``.failed``."""
+    from authhooks.oauth import ExternalLoginFailed, OAuthProvider, OAuthService
+    from oauth._fake_provider import ISSUER, FakeProvider
+
+    auth = make_auth(tmp_path)
+    fake = FakeProvider()
+    provider = OAuthProvider(name="idp", issuer=ISSUER, client_id="shop", client_secret="s3cret", keep_tokens=True)
+    auth.oauth = OAuthService(auth.settings, [provider], transport=fake.transport)
+    events: list[str] = []
+    auth.add_hook("oauth2_authorize_url_generated", lambda provider: events.append(f"url {provider}"))
+    auth.add_hook("oauth2_token_fetched", lambda claims: events.append(f"fetched {claims['sub']}"))
+    auth.add_hook("oauth2_token_fetch_failed", lambda reason: events.append(f"fetch_failed {reason}"))
+    auth.add_hook("oauth2_token_refreshed", lambda subject: events.append(f"refreshed {subject}"))
+    auth.add_hook("oauth2_token_refresh_failed", lambda reason: events.append(f"refresh_failed {reason}"))
+    started = await auth.oauth_authorize("idp", redirect_uri="https://app.test/cb")
+    done = await auth.oauth_callback("idp", fake.consent(started.url), binding=started.binding)
+    subject = done.login.principal.subject
+    await auth.oauth_refresh("idp", subject)
+    fake.refresh_tokens.clear()
+    with pytest.raises(ExternalLoginFailed):
+        await auth.oauth_refresh("idp", subject)
+    started = await auth.oauth_authorize("idp", redirect_uri="https://app.test/cb")
+    fake.audience = "someone-else"
+    with pytest.raises(ExternalLoginFailed):
+        await auth.oauth_callback("idp", fake.consent(started.url), binding=started.binding)
+    assert events == [
+        "url idp",
+        "fetched user-42",
+        "refreshed idp:user-42",
+        "refresh_failed refresh_refused",
+        "url idp",
+        "fetch_failed wrong_audience",
+    ]
+
+
+async def test_session_signals(tmp_path: Path) -> None:
+    """lback ``SessionAuth``: ``user_logged_in``, ``session_authentication_check``, ``user_logged_out``,
+    ``session_login_failed`` — aliases of ``session.created``, ``.validated``, ``.ended``, ``.failed``."""
+    from authhooks.sessions import InvalidSession
+
+    auth = make_auth(tmp_path)
+    events: list[str] = []
+    auth.add_hook("user_logged_in", lambda subject: events.append(f"logged_in {subject}"))
+    auth.add_hook("session_authentication_check", lambda subject: events.append(f"check {subject}"))
+    auth.add_hook("user_logged_out", lambda subject, reason: events.append(f"logged_out {subject} {reason}"))
+    auth.add_hook("session_login_failed", lambda reason: events.append(f"failed {reason}"))
+    grant = await auth.create_session(Principal("alice"))
+    await auth.validate_session(grant.session_id)
+    await auth.end_session(grant.session_id)
+    with pytest.raises(InvalidSession):
+        await auth.validate_session(grant.session_id)
+    assert events == ["logged_in alice", "check alice", "logged_out alice logout", "failed session_unknown"]

@@ -8,7 +8,7 @@ Stages, in order (product.md §4):
    ``None`` to pass; ``StopAuthentication(reason)`` ends it. When no provider answers, the built-in
    challenge-response provider runs last (:func:`~authhooks.flows.challenge.challenge_response`).
 3. ``login.verified`` (decision, FlaskBB's ``post_authenticate``): the identity is known, no token yet; may add
-   ``claims`` or ``scopes``, or deny (a second factor).
+   ``claims`` or ``scopes``, change the ``subject`` (link to a local account), or deny (a second factor).
 4. tokens are issued (:func:`~authhooks.flows.issue_token.issue_token_pair`), with an ``auth_time`` claim;
 5. ``login.post`` (notification) with the :class:`~authhooks.events.TokenPair`.
 
@@ -33,7 +33,7 @@ from authhooks.flows.issue_token import issue_token_pair
 from authhooks.hooks.points import CATALOGUE, HookPoint
 from authhooks.records import Principal, TokenPair
 
-__all__ = ["failure_reason", "login", "provided_principal", "scope_set"]
+__all__ = ["failure_reason", "login", "provided_principal", "scope_set", "verified_principal"]
 
 _PRE, _PROVIDE, _VERIFIED = CATALOGUE["login.pre"], CATALOGUE["login.provide"], CATALOGUE["login.verified"]
 _POST, _FAILED = CATALOGUE["login.post"], CATALOGUE["login.failed"]
@@ -78,6 +78,25 @@ def provided_principal(result: object, point: HookPoint) -> Principal:
     raise HookError(f"a {point.name} hook returned {type(result).__name__}; expected a Principal, a subject or False")
 
 
+def verified_principal(principal: Principal, verified: Mapping[str, Any]) -> Principal:
+    """The principal after the ``login.verified`` hooks changed ``verified`` (its subject, claims, scopes).
+
+    Raises:
+        HookError: claims that are not a mapping, malformed scopes or a malformed subject.
+    """
+    if not isinstance(verified["claims"], Mapping):
+        raise HookError("a login.verified hook set claims that are not a mapping")
+    subject = verified["subject"]
+    if subject != principal.subject:
+        try:
+            subject = validate_subject(subject)
+        except InvalidRequest:
+            raise HookError("a login.verified hook set a malformed subject") from None
+    claims = dict(verified["claims"])
+    scopes = scope_set(verified["scopes"], "login.verified")
+    return dataclasses.replace(principal, subject=subject, claims=MappingProxyType(claims), scopes=scopes)
+
+
 @flow(Flow.LOGIN)
 def login(deps: FlowDeps, subject: str, credentials: Mapping[str, Any], scheme: str) -> FlowGen[TokenPair]:
     """The ``login`` flow; see the module docstring. Returns the issued :class:`TokenPair`.
@@ -118,14 +137,12 @@ def login(deps: FlowDeps, subject: str, credentials: Mapping[str, Any], scheme: 
             "principal": principal,
             "claims": claims,
             "scopes": set(principal.scopes),
+            "external": None,
         }
         yield RunHooks(_VERIFIED, verified)
-        if not isinstance(verified["claims"], Mapping):
-            raise HookError("a login.verified hook set claims that are not a mapping")
-        claims = dict(verified["claims"])
-        scopes = scope_set(verified["scopes"], "login.verified")
-        principal = dataclasses.replace(principal, claims=MappingProxyType(claims), scopes=scopes)
-        pair: TokenPair = yield from issue_token_pair(deps, principal.subject, claims, scopes)
+        principal = verified_principal(principal, verified)
+        yield Note(subject=principal.subject)
+        pair: TokenPair = yield from issue_token_pair(deps, principal.subject, principal.claims, principal.scopes)
         yield RunHooks(_POST, {"subject": principal.subject, "principal": principal, "tokens": pair})
         return pair
     except Exception as exc:

@@ -116,9 +116,11 @@ CATALOGUE: dict[str, HookPoint] = {
         _p(
             "login.verified",
             _D,
-            "subject principal claims scopes",
-            "claims scopes",
-            "The identity is known, tokens not issued yet: add claims or scopes, or deny (second factor).",
+            "subject principal claims scopes external",
+            "subject claims scopes",
+            "The identity is known, tokens not issued yet: add claims or scopes, link the identity to a local "
+            "subject, or deny (second factor). `external` is the provider's identity (provider, subject, claims) "
+            "of a sign-in with an OpenID provider, else None.",
         ),
         _p("login.post", _N, "subject principal tokens", doc="A login succeeded and tokens were issued."),
         _p(
@@ -215,6 +217,80 @@ CATALOGUE: dict[str, HookPoint] = {
         ),
         _p("register.post", _N, "subject principal attributes", doc="An identity was registered."),
         _p("register.failed", _N, "subject reason error", doc="A registration failed."),
+        # sign-in with an external OpenID provider (authorization code + PKCE; lback's OAuth2 client)
+        _p(
+            "oauth_authorize.pre",
+            _D,
+            "provider scopes params return_to",
+            "scopes params return_to",
+            "Before the authorization URL is built: change the scopes, add parameters (`prompt`, `login_hint`), "
+            "change where to land after the login, or deny.",
+        ),
+        _p(
+            "oauth_authorize.post",
+            _N,
+            "provider url expires_at",
+            doc="The authorization URL (with `state`, `nonce` and the PKCE challenge) was built and the pending "
+            "login stored.",
+        ),
+        _p(
+            "oauth_callback.pre",
+            _D,
+            "provider params",
+            doc="The provider redirected back: look at the query parameters (`error`, `iss`…), or deny.",
+        ),
+        _p(
+            "oauth_callback.post",
+            _N,
+            "provider subject external",
+            doc="An external login completed: the ID token was valid and the login succeeded.",
+        ),
+        _p(
+            "oauth_callback.failed",
+            _N,
+            "provider reason error",
+            doc="An external login failed; `reason` is low-cardinality (`state_unknown`, `nonce_mismatch`…).",
+        ),
+        _p(
+            "oauth_exchange.post",
+            _N,
+            "provider tokens claims",
+            doc="The authorization code was exchanged and the ID token validated (lback's token fetched).",
+        ),
+        _p(
+            "oauth_exchange.failed",
+            _N,
+            "provider reason error",
+            doc="The code exchange or the ID token validation failed (lback's token fetch failed).",
+        ),
+        _p(
+            "oauth_refresh.post",
+            _N,
+            "provider subject tokens",
+            doc="The provider's tokens kept for a subject were refreshed.",
+        ),
+        _p(
+            "oauth_refresh.failed",
+            _N,
+            "provider subject reason error",
+            doc="Refreshing the provider's tokens failed.",
+        ),
+        # browser sessions (lback's session auth)
+        _p("session.created", _N, "subject principal session", doc="A browser session was created (a login)."),
+        _p(
+            "session.validated",
+            _D,
+            "subject principal session",
+            "principal",
+            "A session cookie matched a live session: enrich the principal, or deny (ends nothing).",
+        ),
+        _p(
+            "session.ended",
+            _N,
+            "subject session reason",
+            doc="A session ended: `reason` is `logout`, `rotated`, `revoked`, `idle_timeout` or `absolute_timeout`.",
+        ),
+        _p("session.failed", _N, "reason error", doc="A session cookie was refused; `reason` says why."),
         # observed application routes (privacyIDEA: every API call is an event)
         _p("request.pre", _D, "method path identifier body", doc="Before an observed route runs: deny."),
         _p(
@@ -255,6 +331,16 @@ ALIASES: dict[str, str] = {
     "post_reauth": "reauthenticate.post",
     "reauth_failed": "reauthenticate.failed",
     "user_registered": "register.post",
+    # lback (OAuth2Auth, SessionAuth)
+    "oauth2_authorize_url_generated": "oauth_authorize.post",
+    "oauth2_token_fetched": "oauth_exchange.post",
+    "oauth2_token_fetch_failed": "oauth_exchange.failed",
+    "oauth2_token_refreshed": "oauth_refresh.post",
+    "oauth2_token_refresh_failed": "oauth_refresh.failed",
+    "user_logged_in": "session.created",
+    "session_login_failed": "session.failed",
+    "session_authentication_check": "session.validated",
+    "user_logged_out": "session.ended",
 }
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
