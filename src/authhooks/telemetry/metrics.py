@@ -19,7 +19,7 @@ counted under ``{"otel.metric.overflow": True}``, as the SDK's own cardinality l
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -43,6 +43,10 @@ _NOT_TIMED = frozenset({Decision.SKIPPED, Decision.QUEUED, Decision.DROPPED})
 Attributes = dict[str, Any]
 
 
+def _point_attributes(record: HookRecord) -> dict[str, Any]:
+    return {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point}
+
+
 def library_version() -> str:
     """The installed authhooks version (from package metadata, so no import of the package root is needed)."""
     try:
@@ -52,31 +56,33 @@ def library_version() -> str:
 
 
 class _Tally:
-    """Cumulative counts per attribute set, read by an observable counter's callback."""
+    """Cumulative counts per attribute set, read by an observable counter's callback.
+
+    The tallies of one :class:`FlowMetrics` share its lock, so a flow's outcome and all its hook decisions are
+    counted under one acquisition."""
 
     __slots__ = ("_counts", "_lock")
 
-    def __init__(self) -> None:
+    def __init__(self, lock: threading.Lock) -> None:
         self._counts: dict[Hashable, list[Any]] = {}
-        self._lock = threading.Lock()
+        self._lock = lock
 
     def add(self, key: Hashable, attrs: dict[str, Any]) -> None:
         """Count one more under ``key`` (``attrs`` are its attributes, kept the first time)."""
-        self.add_all([(key, attrs)])
-
-    def add_all(self, items: Sequence[tuple[Hashable, dict[str, Any]]]) -> None:
-        """:meth:`add` for several keys under one acquisition of the lock."""
         with self._lock:
-            counts = self._counts
-            for key, attrs in items:
+            self.bump(key, attrs)
+
+    def bump(self, key: Hashable, attrs: dict[str, Any]) -> None:
+        """:meth:`add` for a caller that holds the lock."""
+        counts = self._counts
+        entry = counts.get(key)
+        if entry is None:
+            if len(counts) >= CARDINALITY_LIMIT:
+                key, attrs = _OVERFLOW_KEY, _OVERFLOW
                 entry = counts.get(key)
-                if entry is None:
-                    if len(counts) >= CARDINALITY_LIMIT:
-                        key, attrs = _OVERFLOW_KEY, _OVERFLOW
-                        entry = counts.get(key)
-                    if entry is None:
-                        entry = counts[key] = [attrs, 0]
-                entry[1] += 1
+            if entry is None:
+                entry = counts[key] = [attrs, 0]
+        entry[1] += 1
 
     def observe(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
@@ -104,6 +110,7 @@ class FlowMetrics:
         "_hook_attrs",
         "_hook_duration",
         "_instruments",
+        "_lock",
         "_outcomes",
     )
 
@@ -116,10 +123,11 @@ class FlowMetrics:
     ) -> None:
         meter = metrics.get_meter(names.INSTRUMENTATION_SCOPE, library_version(), meter_provider)
         buckets = list(names.DURATION_BUCKETS)
-        self._outcomes = _Tally()
-        self._decisions = _Tally()
-        self._dropped = _Tally()
-        self._abandoned = _Tally()
+        self._lock = threading.Lock()
+        self._outcomes = _Tally(self._lock)
+        self._decisions = _Tally(self._lock)
+        self._dropped = _Tally(self._lock)
+        self._abandoned = _Tally(self._lock)
         self._flow_duration = (
             meter.create_histogram(
                 names.METRIC_FLOW_DURATION,
@@ -171,7 +179,9 @@ class FlowMetrics:
         self._hook_attrs: dict[tuple[str, str, Decision, str | None], dict[str, Any]] = {}
 
     def flow_ended(self, run: FlowRun, error_type: str | None) -> None:
-        """Count the outcome of an ended flow run (and record its duration, when the histogram is on)."""
+        """Count the outcome of an ended flow run and the decisions of its own hook runs (its background runs
+        are counted as they are reported) under one acquisition of the lock; then record the duration
+        histograms that are on."""
         key = (str(run.flow), run.outcome.value, run.reason, error_type)
         attrs = self._flow_attrs.get(key)
         if attrs is None:
@@ -182,47 +192,34 @@ class FlowMetrics:
                 attrs[names.ATTR_ERROR_TYPE] = error_type
             if len(self._flow_attrs) < CARDINALITY_LIMIT:
                 self._flow_attrs[key] = attrs
+        own = [(record, self._hook_key(record)) for record in run.hooks if not record.background]
+        with self._lock:
+            self._outcomes.bump(key, attrs)
+            for record, (hook_key, hook_attrs) in own:
+                self._decisions.bump(hook_key, hook_attrs)
+                if record.decision is Decision.DROPPED:
+                    self._dropped.bump(hook_key[:2], _point_attributes(record))
+                if record.abandoned:
+                    self._abandoned.bump(hook_key[:2], _point_attributes(record))
         if self._flow_duration is not None:
             self._flow_duration.record(run.duration, attrs)
-        self._outcomes.add(key, attrs)
+        if self._hook_duration is not None:
+            for record, (_, hook_attrs) in own:
+                if record.decision not in _NOT_TIMED:
+                    self._hook_duration.record(record.duration, hook_attrs)
 
     def hook_ran(self, record: HookRecord) -> None:
-        """Record one hook run: its decision, its duration when it ran, a drop or an abandoned run."""
+        """Record one background hook run: its decision, its duration when it ran, a drop or an abandoned run."""
         key, attrs = self._hook_key(record)
-        self._decisions.add(key, attrs)
         decision = record.decision
-        if decision is Decision.DROPPED:
-            self._dropped.add(key[:2], {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point})
-        elif self._hook_duration is not None and decision not in _NOT_TIMED:
+        with self._lock:
+            self._decisions.bump(key, attrs)
+            if decision is Decision.DROPPED:
+                self._dropped.bump(key[:2], _point_attributes(record))
+            if record.abandoned:
+                self._abandoned.bump(key[:2], _point_attributes(record))
+        if self._hook_duration is not None and decision not in _NOT_TIMED:
             self._hook_duration.record(record.duration, attrs)
-        if record.abandoned:
-            self._abandoned.add(key[:2], {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point})
-
-    def hooks_ran(self, run: FlowRun) -> None:
-        """Record the hook runs of an ended flow (its background runs are recorded as they run)."""
-        records = [record for record in run.hooks if not record.background]
-        if not records:
-            return
-        keyed = [self._hook_key(record) for record in records]
-        self._decisions.add_all(keyed)
-        dropped = [
-            (key[:2], {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point})
-            for record, (key, _) in zip(records, keyed, strict=True)
-            if record.decision is Decision.DROPPED
-        ]
-        if dropped:
-            self._dropped.add_all(dropped)
-        abandoned = [
-            (key[:2], {names.ATTR_HOOK_NAME: record.hook, names.ATTR_HOOK_POINT: record.point})
-            for record, (key, _) in zip(records, keyed, strict=True)
-            if record.abandoned
-        ]
-        if abandoned:
-            self._abandoned.add_all(abandoned)
-        if self._hook_duration is not None:
-            for record, (_, attrs) in zip(records, keyed, strict=True):
-                if record.decision not in _NOT_TIMED:
-                    self._hook_duration.record(record.duration, attrs)
 
     def _hook_key(self, record: HookRecord) -> tuple[tuple[str, str, Decision, str | None], dict[str, Any]]:
         error_type = hook_error_type(record)

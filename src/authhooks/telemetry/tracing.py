@@ -267,8 +267,6 @@ class TelemetryObserver:
             return
         error_type = fault_type(run)
         self._metrics.flow_ended(run, error_type)
-        if run.hooks:
-            self._metrics.hooks_ran(run)
         state = run.state.pop(self, None)
         if state is None:
             return
