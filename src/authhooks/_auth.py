@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from authhooks._checks import check_settings, quiet_if_uncaught
 from authhooks._sync import SyncAuthHooks
+from authhooks.clients import Client, ClientCredentials, ClientRegistry, clients_from_settings
 from authhooks.config import Settings
 from authhooks.errors import AuthError, ConfigurationError, HookError
 from authhooks.flows.authorize import authorize, required_tuple
@@ -55,6 +56,7 @@ from authhooks.hooks.observer import Observer
 from authhooks.hooks.points import CATALOGUE, HookPoint, PointKind, PointSpec, declare_point, resolve_point
 from authhooks.hooks.registry import HookImpl, OnError, Registry, _is_async
 from authhooks.hooks.runner import HookRunner, HookStats
+from authhooks.metadata import check_public_url
 from authhooks.oauth.providers import OAuthProvider
 from authhooks.oauth.records import ProviderTokens
 from authhooks.oauth.service import OAuthService
@@ -146,6 +148,9 @@ class AuthHooks:
             # Every setting that can be checked without side effects, now: the keys are loaded (and kept for the
             # token layer), the store URL and the handlers file checked; nothing is created or contacted.
             self._keys = check_settings(settings, http_client=http_client)
+            self.clients: ClientRegistry = clients_from_settings(settings)
+            """The registered clients of introspection and revocation (``AUTHHOOKS_CLIENTS[_FILE]``)."""
+            check_public_url(settings)
             self.oauth = OAuthService(settings, oauth_providers)
             """The OpenID providers to sign in with (``AUTHHOOKS_OAUTH_PROVIDERS_FILE`` and ``oauth_providers=``)."""
         except ConfigurationError as exc:
@@ -788,6 +793,22 @@ class AuthHooks:
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The public JWK Set of the keys this instance signs and validates with (RFC 7517 §5)."""
         return self.tokens.jwks()
+
+    def signing_algorithms(self) -> tuple[str, ...]:
+        """The JWS algorithms of the tokens this instance issues (its signing key's); empty when it only
+        validates. The metadata documents list them."""
+        issuer = self.tokens.issuer
+        return () if issuer is None else (issuer.algorithm,)
+
+    async def authenticate_client(self, credentials: ClientCredentials, use: str) -> Client:
+        """Authenticate a registered client for ``use`` (``introspect`` or ``revoke``), off the event loop (the
+        PBKDF2 check of a secret not verified before takes ~0.1 s): see :meth:`ClientRegistry.authenticate`.
+
+        Raises:
+            InvalidClient: unknown client or wrong secret (401, RFC 6749 §5.2).
+            UnauthorizedClient: the client may not ``use`` the endpoint (400).
+        """
+        return await asyncio.to_thread(self.clients.authenticate, credentials, use)
 
     async def prepare(self) -> None:
         """Build the token layer and prefetch remote keys (the middleware calls this at startup).

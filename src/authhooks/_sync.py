@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from authhooks.clients import Client, ClientCredentials
 from authhooks.errors import AuthError
 from authhooks.flows.authorize import authorize
 from authhooks.flows.challenge import Challenge, challenge
@@ -264,6 +265,14 @@ class SyncAuthHooks:
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """:meth:`AuthHooks.jwks` (already blocking), so ``auth.sync`` holds every method the WSGI driver calls."""
         return self._auth.jwks()
+
+    def signing_algorithms(self) -> tuple[str, ...]:
+        """:meth:`AuthHooks.signing_algorithms` (already blocking)."""
+        return self._auth.signing_algorithms()
+
+    def authenticate_client(self, credentials: ClientCredentials, use: str) -> Client:
+        """Blocking :meth:`AuthHooks.authenticate_client`, in the caller's thread."""
+        return self._auth.clients.authenticate(credentials, use)
 
     def prepare(self) -> None:
         """Blocking :meth:`AuthHooks.prepare`."""

@@ -62,6 +62,7 @@ __all__ = [
     "client_credentials",
     "clients_from_settings",
     "hash_client_secret",
+    "is_basic",
     "load_clients_file",
     "new_client_secret",
 ]
@@ -237,9 +238,10 @@ def _basic(value: bytes) -> ClientCredentials:
     return ClientCredentials(client_id, Secret(secret), "client_secret_basic")
 
 
-def _is_basic(value: bytes) -> bool:
-    scheme = value.strip().partition(b" ")[0]
-    return scheme.lower() == b"basic"  # auth-scheme is case-insensitive (RFC 9110 §11.1)
+def is_basic(authorization: Sequence[bytes]) -> bool:
+    """Whether the (first) ``Authorization`` header value uses the ``Basic`` scheme (case-insensitive, RFC 9110
+    §11.1)."""
+    return bool(authorization) and authorization[0].strip().partition(b" ")[0].lower() == b"basic"
 
 
 def client_credentials(authorization: Sequence[bytes], fields: Mapping[str, str]) -> ClientCredentials | None:
@@ -258,7 +260,7 @@ def client_credentials(authorization: Sequence[bytes], fields: Mapping[str, str]
     if len(authorization) > 1:
         raise InvalidRequest("The request repeats the Authorization header.", reason="duplicate_header")
     has_id, has_secret = "client_id" in fields, "client_secret" in fields
-    if authorization and _is_basic(authorization[0]):
+    if is_basic(authorization):
         credentials = _basic(authorization[0])
         if has_secret or (has_id and fields["client_id"] != credentials.client_id):
             raise InvalidRequest("The request uses more than one client authentication method.", reason="two_methods")

@@ -48,7 +48,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from authhooks.config import Settings
 from authhooks.errors import ConfigurationError
 
-__all__ = ["OAUTH_WELL_KNOWN", "OPENID_WELL_KNOWN", "IssuerMetadata", "issuer_url"]
+__all__ = ["OAUTH_WELL_KNOWN", "OPENID_WELL_KNOWN", "IssuerMetadata", "check_public_url", "issuer_url"]
 
 logger = logging.getLogger("authhooks")
 
@@ -93,6 +93,19 @@ def issuer_url(value: str) -> SplitResult:
     return url
 
 
+def check_public_url(settings: Settings) -> None:
+    """Check ``AUTHHOOKS_PUBLIC_URL`` (when set) as :func:`issuer_url` does.
+
+    Raises:
+        ConfigurationError: naming ``AUTHHOOKS_PUBLIC_URL`` and what is wrong.
+    """
+    if settings.public_url is not None:
+        try:
+            issuer_url(settings.public_url)
+        except ValueError as exc:
+            raise ConfigurationError(f"AUTHHOOKS_PUBLIC_URL: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class IssuerMetadata:
     """Where the metadata documents are served and what they say (see the module docstring).
@@ -134,11 +147,7 @@ class IssuerMetadata:
         Raises:
             ConfigurationError: ``AUTHHOOKS_PUBLIC_URL`` is set but not an acceptable URL.
         """
-        if settings.public_url is not None:
-            try:
-                issuer_url(settings.public_url)
-            except ValueError as exc:
-                raise ConfigurationError(f"AUTHHOOKS_PUBLIC_URL: {exc}") from None
+        check_public_url(settings)
         if not settings.routes or settings.issuer is None:
             return None
         clients = bool(settings.clients) or settings.clients_file is not None

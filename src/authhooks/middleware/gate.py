@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from authhooks.errors import AuthError, ConfigurationError, InvalidRequest, MissingCredentials
+from authhooks.metadata import IssuerMetadata
 from authhooks.middleware.paths import PathRules, ScopeRules
 from authhooks.middleware.responses import Prepared, Responses
 from authhooks.middleware.routes import AuthRoutes, LoginAPI
@@ -85,13 +86,15 @@ class Gate:
         self.routes: AuthRoutes | None = None
         self.route_paths: frozenset[str] = frozenset()
         if settings.routes:
+            prefix = normalise_prefix(settings.routes_prefix)
             self.routes = AuthRoutes(
-                prefix=normalise_prefix(settings.routes_prefix),
+                prefix=prefix,
                 responses=self.responses,
                 max_body_bytes=settings.max_body_bytes,
                 max_token_bytes=settings.max_token_bytes,
                 introspect_scope=introspect_scope,
                 password_grant=isinstance(auth, LoginAPI),
+                metadata=IssuerMetadata.from_settings(settings, prefix),
             )
             self.route_paths = frozenset(self.routes.table)
 

@@ -60,6 +60,8 @@ _TITLES = {
     "invalid_token": "Invalid token",
     "insufficient_scope": "Insufficient scope",
     "invalid_grant": "Invalid grant",
+    "invalid_client": "Invalid client",
+    "unauthorized_client": "Unauthorized client",
     "access_denied": "Access denied",
     None: "Authentication required",
 }
@@ -118,11 +120,12 @@ class Responses:
         error_format: ``"bearer"`` or ``"problem+json"``.
     """
 
-    __slots__ = ("_challenge", "_problem", "bare_challenge", "faults")
+    __slots__ = ("_basic", "_challenge", "_problem", "bare_challenge", "faults")
 
     def __init__(self, realm: str, error_format: str = "bearer") -> None:
         self._problem = error_format == "problem+json"
         self._challenge = "Bearer realm=" + quote(realm)
+        self._basic = ("Basic realm=" + quote(realm)).encode("latin-1")
         self.bare_challenge: Prepared = self._render(401, None, "missing_credentials", "", challenge=True)
         """The 401 for a request that sent no credentials (RFC 6750 §3.1: no error code)."""
         self.faults: dict[int, Prepared] = {status: self._fault(status) for status in _FAULT_BODIES}
@@ -212,6 +215,13 @@ class Responses:
             scopes=scopes,
             extra=extra,
         )
+
+    def client_error(self, exc: AuthError) -> Prepared:
+        """A refused client authentication (RFC 6749 §5.2): a 401 ``invalid_client`` carries
+        ``WWW-Authenticate: Basic realm="…"``, the scheme of ``client_secret_basic``, instead of a Bearer
+        challenge; a 400 ``unauthorized_client`` carries none."""
+        extra = [(b"www-authenticate", self._basic)] if exc.status == 401 else []
+        return self._render(exc.status, exc.error, exc.reason, exc.description, challenge=False, extra=extra)
 
     def deny(self, deny: Deny) -> Prepared:
         """A hook's :class:`~authhooks.errors.Deny`, with its status, headers and body (``bytes`` as is, ``str`` as

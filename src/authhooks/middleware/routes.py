@@ -15,12 +15,25 @@ route                            method what
                                         (it, its refresh family and every access token of that family) and of
                                         an optional ``refresh_token`` → 204
 ``{prefix}/revoke``              POST   RFC 7009: ``token``, ``token_type_hint``? → 200 whether or not the token
-                                        existed (public)
-``{prefix}/introspect``          POST   RFC 7662: the caller's Bearer token needs scope ``introspect``;
-                                        ``token`` → the introspection JSON, ``{"active": false}`` for anything
-                                        invalid, with no reason (§2.2)
+                                        existed (public; a request that presents client credentials must
+                                        authenticate a client allowed to ``revoke``)
+``{prefix}/introspect``          POST   RFC 7662: a Bearer caller whose token has scope ``introspect``, or a
+                                        registered client allowed to ``introspect`` (§2.1); ``token`` → the
+                                        introspection JSON, ``{"active": false}`` for anything invalid, with
+                                        no reason (§2.2)
 ``{prefix}/jwks.json``           GET    ``auth.jwks()`` with ``Cache-Control: public, max-age=300``
+``/.well-known/oauth-``          GET    RFC 8414 §3 metadata (:mod:`authhooks.metadata`), at the host root with
+``authorization-server[/path]``         the issuer's path inserted; ``Cache-Control: public, max-age=300``;
+                                        only when ``AUTHHOOKS_ISSUER`` is an https URL (http on loopback)
+``[/path]/.well-known/``         GET    OIDC Discovery §4 document: the same members plus
+``openid-configuration``                ``subject_types_supported``; same conditions
 ================================ ====== ==================================================================
+
+Client authentication at introspection and revocation (:mod:`authhooks.clients`): ``client_secret_basic``
+(``Authorization: Basic``, the id and secret form-urlencoded first, RFC 6749 §2.3.1) or ``client_secret_post``
+(``client_id``, ``client_secret`` in the body), one method per request (else 400 ``invalid_request``). A failed
+client authentication is 401 ``invalid_client`` with ``WWW-Authenticate: Basic realm="…"`` (RFC 6749 §5.2); a
+client not allowed the endpoint is 400 ``unauthorized_client``.
 
 The login route hands both forms to the ``login`` flow: the password grant as ``auth.login(username,
 {"password": password}, scheme="password")``, so a ``login.provide`` hook checks the password (Swagger UI's
@@ -47,6 +60,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from authhooks.clients import InvalidClient, UnauthorizedClient, client_credentials, is_basic
 from authhooks.errors import (
     AuthError,
     Deny,
@@ -56,6 +70,7 @@ from authhooks.errors import (
     InvalidRequest,
     MissingCredentials,
 )
+from authhooks.metadata import IssuerMetadata, Kind
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.bodies import ClientDisconnected, Field, MethodNotAllowed, parse_fields
 from authhooks.middleware.responses import Responses, build, json_response
@@ -122,6 +137,7 @@ class AuthRoutes:
         introspect_scope: the scope a caller needs at the introspection route.
         password_grant: whether the flows API has the general ``login`` (:class:`LoginAPI`) the password grant
             needs; without it the password grant is 400 ``unsupported_grant_type``.
+        metadata: the issuer metadata to serve at its well-known paths (``None``: none served).
     """
 
     def __init__(
@@ -133,6 +149,7 @@ class AuthRoutes:
         max_token_bytes: int,
         introspect_scope: str = "introspect",
         password_grant: bool = True,
+        metadata: IssuerMetadata | None = None,
     ) -> None:
         self._responses = responses
         self._limit = max_body_bytes
@@ -152,7 +169,14 @@ class AuthRoutes:
         )
         self._refresh_fields = (Field("refresh_token", max_length=token), Field("grant_type", False, 64))
         self._logout_fields = (Field("refresh_token", required=False, max_length=token),)
-        self._token_fields = (Field("token", max_length=token), Field("token_type_hint", False, 64))
+        # ``token`` is checked after the caller is authenticated; client_secret_post needs the body first.
+        self._token_fields = (
+            Field("token", required=False, max_length=token),
+            Field("token_type_hint", False, 64),
+            Field("client_id", required=False, max_length=255),
+            Field("client_secret", required=False, max_length=1024),
+        )
+        self._metadata = metadata
         post = frozenset({"POST"})
         routes = [
             _Route("challenge", post, self._challenge, protected=False),
@@ -165,6 +189,10 @@ class AuthRoutes:
         ]
         self.table: dict[str, _Route] = {f"{prefix}/{r.name}": r for r in routes}
         """Every route by its full path."""
+        if metadata is not None:  # at the host root, not under the prefix (RFC 8414 §3, OIDC Discovery §4)
+            for path, kind in metadata.paths.items():
+                handler = self._oauth_metadata if kind == "oauth" else self._openid_metadata
+                self.table[path] = _Route(path, frozenset({"GET", "HEAD"}), handler, protected=False)
         self._allow = {path: (b"allow", r.allow) for path, r in self.table.items()}
 
     def handle(self, req: RouteRequest) -> RouteGen:
@@ -181,6 +209,8 @@ class AuthRoutes:
             return (yield from route.handler(req))
         except ClientDisconnected:
             raise
+        except (InvalidClient, UnauthorizedClient) as exc:
+            return self._responses.client_error(exc)
         except Exception as exc:
             return self._responses.for_exception(exc, challenge=route.protected)
 
@@ -268,6 +298,10 @@ class AuthRoutes:
 
     def _revoke(self, req: RouteRequest) -> RouteGen:
         f = yield from self._fields(req, self._token_fields)
+        credentials = client_credentials(req.header(b"authorization"), f)
+        if credentials is not None:  # RFC 7009 §2.1: a client that authenticates must succeed
+            yield call("authenticate_client", credentials, "revoke")
+        _require(f, "token")
         try:
             yield call("invalidate_token", f["token"], request=req.info)
         except Deny:
@@ -277,10 +311,20 @@ class AuthRoutes:
         return _REVOKED
 
     def _introspect(self, req: RouteRequest) -> RouteGen:
-        _, caller = yield from self._caller(req)
-        if self._introspect_scope:
-            yield call("authorize", caller, self._introspect_scope, request=req.info)
-        f = yield from self._fields(req, self._token_fields)
+        authorization = req.header(b"authorization")
+        if authorization and not is_basic(authorization):  # a Bearer caller: validated before the body is read
+            _, caller = yield from self._caller(req)
+            if self._introspect_scope:
+                yield call("authorize", caller, self._introspect_scope, request=req.info)
+            f = yield from self._fields(req, self._token_fields)
+            client_credentials(authorization, f)  # a Bearer token and client parameters: 400, two methods
+        else:  # RFC 7662 §2.1: a registered client
+            f = yield from self._fields(req, self._token_fields)
+            credentials = client_credentials(authorization, f)
+            if credentials is None:
+                raise MissingCredentials()
+            yield call("authenticate_client", credentials, "introspect")
+        _require(f, "token")
         try:
             result = yield call("introspect", f["token"], request=req.info)
         except HookFailed:
@@ -294,3 +338,14 @@ class AuthRoutes:
     def _jwks(self, req: RouteRequest) -> RouteGen:
         keys = yield call("jwks")
         return json_response(200, keys, cache_control=b"public, max-age=300")
+
+    def _oauth_metadata(self, req: RouteRequest) -> RouteGen:
+        return (yield from self._metadata_document("oauth"))
+
+    def _openid_metadata(self, req: RouteRequest) -> RouteGen:
+        return (yield from self._metadata_document("openid"))
+
+    def _metadata_document(self, kind: Kind) -> RouteGen:
+        assert self._metadata is not None
+        algorithms = yield call("signing_algorithms")
+        return json_response(200, self._metadata.document(kind, algorithms), cache_control=b"public, max-age=300")
