@@ -28,6 +28,8 @@ from authhooks.errors import AuthError, ConfigurationError, HookError
 from authhooks.flows.authorize import authorize, required_tuple
 from authhooks.flows.challenge import Challenge, challenge, validate_subject
 from authhooks.flows.deps import Clock, FlowDeps
+from authhooks.handlers.loading import HandlersSource
+from authhooks.handlers.registration import HandlerSet
 from authhooks.flows.driver import Runtime, run_async, run_sync, shortcut
 from authhooks.flows.effects import FlowCall, FlowGen, RunHooks
 from authhooks.flows.invalidate_token import invalidate_token
@@ -112,6 +114,9 @@ class AuthHooks:
         http_client: what fetches the issuer's discovery document and JWKS (``AUTHHOOKS_OIDC_ISSUER``,
             ``AUTHHOOKS_JWKS_URL``): an ``httpx.Client`` (proxies, custom CAs; async fetches run it on a thread), an
             ``httpx.AsyncClient`` (async fetches only) or an httpx transport; never closed by authhooks.
+        handlers: declarative handlers (:mod:`authhooks.handlers`): a TOML file path or the parsed mapping; wins
+            over ``AUTHHOOKS_HANDLERS_FILE``. Loaded and registered here: a bad file is a ``ConfigurationError``
+            naming the file, the line and the field.
         **overrides: any :class:`~authhooks.config.Settings` field, e.g. ``propagate_hook_errors=True``.
 
     Hooks are registered with :meth:`add_hook` or the :meth:`hook` decorator at the points of
@@ -138,6 +143,7 @@ class AuthHooks:
         clock: Clock = time.time,
         oauth_providers: Iterable[OAuthProvider | Mapping[str, Any]] = (),
         http_client: Any = None,
+        handlers: HandlersSource | None = None,
         **overrides: Any,
     ) -> None:
         try:
@@ -196,6 +202,60 @@ class AuthHooks:
         self.sync = SyncAuthHooks(self)
         """The blocking twin of every flow method (the same flows under the sync driver): WSGI apps, scripts."""
         self._sync_only: str | None = None
+        self._handlers: HandlerSet | None = None
+        handlers_source = handlers if handlers is not None else settings.handlers_file
+        if handlers_source is not None:
+            try:
+                self.load_handlers(handlers_source)
+            except ConfigurationError as exc:
+                quiet_if_uncaught(exc)
+                raise
+
+    # -- declarative handlers ---------------------------------------------------------------------------------
+
+    @property
+    def handlers(self) -> HandlerSet:
+        """The declarative handlers (:class:`~authhooks.handlers.HandlerSet`): ``list()``, ``enable(name)``,
+        ``disable(name)``; empty until a file is loaded."""
+        if self._handlers is None:
+            from authhooks.handlers import empty
+
+            self._handlers = empty(self)
+        return self._handlers
+
+    def load_handlers(self, source: HandlersSource, *, environ: Mapping[str, str] | None = None) -> HandlerSet:
+        """Load a handlers file (or mapping) and register its handlers in place of the current ones, atomically.
+
+        Args:
+            source: a TOML file path, or the parsed mapping ``{"handler": [...]}``.
+            environ: where ``secret_env``/``password_env`` variables are read (default ``os.environ``).
+
+        Raises:
+            ConfigurationError: naming the file, the line and the field; the current handlers stay.
+        """
+        from authhooks.handlers import build, swap
+
+        new = build(self, source, self._handlers, environ)
+        swap(self, self._handlers, new)
+        self._handlers = new
+        return new
+
+    def reload_handlers(self) -> bool:
+        """Read the handlers file again and swap the set atomically. A file that no longer loads keeps the current
+        set and logs why (one line naming file, line and field); returns whether the new set is in place."""
+        current = self._handlers
+        source = current.source if current is not None else None
+        if source is None:
+            source = self.settings.handlers_file
+        if source is None:
+            logger.warning("authhooks: reload_handlers: no handlers file to reload")
+            return False
+        try:
+            self.load_handlers(source)
+        except ConfigurationError as exc:
+            logger.error("authhooks: handlers not reloaded, the current set stays: %s", exc)
+            return False
+        return True
 
     def _open_store(self) -> Store:
         from authhooks.stores.factory import open_store

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import json
 import os
 import types
@@ -207,6 +208,11 @@ class Settings:
     routes_prefix: str = _setting("/auth", "Path prefix of the built-in auth routes.")
     error_format: ErrorFormat = _setting("bearer", "Denial bodies: `bearer` (RFC 6750) or `problem+json` (RFC 9457).")
     max_body_bytes: int = _setting(65536, "Largest request body the auth routes read.", low=1, high=1 << 26)
+    trusted_proxies: tuple[str, ...] = _setting(
+        (),
+        "Addresses and CIDRs of reverse proxies whose `X-Forwarded-For` / `Forwarded` is believed when a handler "
+        "needs the client address (`client_ip` conditions, `rate_limit` by `ip`); from anyone else it is ignored.",
+    )
     instrument_asgi: bool = _setting(False, "Wrap the app in opentelemetry-instrumentation-asgi.")
     instrument_wsgi: bool = _setting(
         False, "Wrap the WSGI app in opentelemetry-instrumentation-wsgi (the `wsgi` extra), so flow spans nest under it."
@@ -261,6 +267,11 @@ class Settings:
             checked = _check_value(f, value, f.name)
             if checked is not value:
                 object.__setattr__(self, f.name, checked)
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigurationError(f"AUTHHOOKS_TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR") from None
 
     @classmethod
     def from_env(

@@ -14,8 +14,10 @@ Each line is one JSON object (canonical form: sorted keys, no spaces, UTF-8)::
   ``key_id`` (a fingerprint of the key, never the key) and its own ``mac``. It is what makes removing the *last*
   records detectable; see :mod:`~authhooks.exporters.audit_verify` for what is and is not detected.
 - ``kind`` is ``flow`` (one per ended flow, with its hook decisions in order), ``hook`` (a background hook run,
-  reported after its flow ended) or ``event`` (a declarative handler action: a hook whose name starts with
-  ``event_prefix``, also listed in its flow's record; or a record appended with :meth:`AuditObserver.append`).
+  reported after its flow ended) or ``event`` (a declarative handler action that ran — a hook whose name starts
+  with ``event_prefix`` and whose conditions held — also listed in its flow's record; or a record appended with
+  :meth:`AuditObserver.append`). ``run``, 16 random hex digits drawn when the flow starts, is the same in a flow's
+  record and in the ``event`` and ``hook`` records of its run: the link between them.
 - Records carry flow, outcome, reason, ``error_type`` (faults only), duration, hook decisions, ``trace_id`` and
   ``span_id`` of the flow span (when one was recorded), never inputs, tokens or headers; the subject only under
   ``record_subject`` (``subject``) or ``record_subject_hashed`` (``subject_hash``), as in telemetry.
@@ -62,6 +64,7 @@ from authhooks._files import create_secret_file
 from authhooks._redact import SubjectRecorder
 from authhooks.config import Secret, Settings
 from authhooks.errors import ConfigurationError
+from authhooks.events import Decision
 from authhooks.hooks.observer import FlowRun, HookRecord
 from authhooks.telemetry.faults import fault_type, hook_error_type
 from authhooks.telemetry.tracing import flow_span_context
@@ -530,12 +533,15 @@ class AuditObserver:
     # -- Observer --------------------------------------------------------------------------------------------
 
     def flow_started(self, run: FlowRun) -> None:
-        """Remember the current span context, in case no telemetry observer records the flow span."""
+        """Remember the current span context, in case no telemetry observer records the flow span, and draw the
+        run's id (``run`` in every record of the run: its ``flow`` record and its ``event``/``hook`` records)."""
         run.state[self] = trace.get_current_span().get_span_context()
+        run.state[(self, "run")] = secrets.token_hex(8)
 
     def hook_ran(self, run: FlowRun, record: HookRecord) -> None:
-        """Write ``event`` records for handler actions and ``hook`` records for background runs."""
-        is_event = record.hook.startswith(self._event_prefix)
+        """Write ``event`` records for handler actions that ran (not those whose conditions were false) and
+        ``hook`` records for background runs."""
+        is_event = record.hook.startswith(self._event_prefix) and record.decision is not Decision.SKIPPED
         if is_event or record.background:
             fields = self._context(run)
             fields["hook"] = _hook_entry(record)
@@ -559,6 +565,9 @@ class AuditObserver:
     def _context(self, run: FlowRun) -> Record:
         span_context = flow_span_context(run) or run.state.get(self)
         fields: Record = {"flow": str(run.flow)}
+        run_id = run.state.get((self, "run"))
+        if run_id is not None:
+            fields["run"] = run_id
         if isinstance(span_context, trace.SpanContext) and span_context.is_valid:
             fields["trace_id"] = trace.format_trace_id(span_context.trace_id)
             fields["span_id"] = trace.format_span_id(span_context.span_id)
