@@ -245,3 +245,48 @@ async def test_authhooks_check_reports_the_precise_reason() -> None:
     assert "AUTHHOOKS_OIDC_ISSUER" in line
     assert f"connection refused (127.0.0.1:{port})" in line
     assert "discovery failed" in line
+
+
+# -- 7. http_client= ------------------------------------------------------------------------------------------------
+
+
+def test_http_client_sync_client_serves_sync_and_async_fetches(tmp_path: Path) -> None:
+    key = make_key("PS256", kid="k1")
+    idp = Idp(key)
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("x-proxy-hop", ""))
+        return idp.handle(request)
+
+    with httpx.Client(transport=httpx.MockTransport(handle), headers={"x-proxy-hop": "corp"}) as client:
+        auth = AuthHooks(
+            store_url="memory://", state_dir=tmp_path, telemetry=False, oidc_issuer=ISSUER, audience=(AUDIENCE,),
+            http_client=client,
+        )  # fmt: skip
+        assert auth.sync.validate_token(forge(key, _header(key), _claims())).subject == "alice"
+        assert seen and set(seen) == {"corp"}
+        assert not client.is_closed
+        auth.close()
+
+
+async def test_http_client_async_client(tmp_path: Path) -> None:
+    key = make_key("EdDSA", kid="k1")
+    idp = Idp(key)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(idp.handle)) as client:
+        auth = AuthHooks(
+            store_url="memory://", state_dir=tmp_path, telemetry=False, oidc_issuer=ISSUER, audience=(AUDIENCE,),
+            http_client=client,
+        )  # fmt: skip
+        principal = await auth.validate_token(forge(key, _header(key, alg="Ed25519"), _claims()))
+        assert principal.subject == "alice"
+        await auth.aclose()
+
+
+def test_http_client_async_client_cannot_serve_a_sync_fetch(caplog: pytest.LogCaptureFixture) -> None:
+    remote = RemoteKeySet(issuer=ISSUER, http_client=httpx.AsyncClient())
+    with caplog.at_level(logging.WARNING, "authhooks"), pytest.raises(KeySetUnavailableError):
+        remote.get_sync()
+    assert "http_client is an httpx.AsyncClient" in caplog.text
+    with pytest.raises(ConfigurationError, match="http_client"):
+        RemoteKeySet(issuer=ISSUER, http_client=object())  # type: ignore[arg-type]
