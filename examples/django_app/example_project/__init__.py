@@ -1,0 +1,1 @@
+"""A Django project protected by authhooks (see ``settings.py``)."""
