@@ -164,15 +164,14 @@ class _Lines:
         end = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.lines)
         found, position = None, start
         for part in (re.sub(r"\[\d+\]$", "", p) for p in dotted.split(".")):
+            name = re.escape(part)
             key = re.compile(
-                rf"^\s*(?:\[\[?\s*handler\.(?:[\w.]+\.)?{re.escape(part)}\s*\]\]?|\"?{re.escape(part)}\"?\s*=)|[{{,]\s*\"?{re.escape(part)}\"?\s*="
+                rf"^\s*\[\[?\s*handler(?:\.[\w-]+)*\.{name}(?:\.[\w-]+)*\s*\]|^\s*\"?{name}\"?\s*=|[{{,]\s*\"?{name}\"?\s*="
             )
             for i in range(position, end):
                 if key.search(self.lines[i]):
                     found, position = i + 1, i
                     break
-            else:
-                break
         return found if found is not None else start + 1
 
 

@@ -1,0 +1,68 @@
+"""Fixtures of the handler tests: a real ``AuthHooks`` (HS256) on the memory, SQLite or Redis store."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from authhooks import AuthHooks, Secret
+
+SECRET = Secret(b"handlers-test-secret-0123456789abcdef")
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def make_auth(tmp_path: Path, handlers: Any = None, **overrides: Any) -> AuthHooks:
+    """A real engine: HS256, the memory store unless ``store_url`` says otherwise, state under ``tmp_path``."""
+    options: dict[str, Any] = {"secret": SECRET, "store_url": "memory://", "state_dir": tmp_path, **overrides}
+    return AuthHooks(handlers=handlers, **options)
+
+
+def _redis_or_skip() -> None:
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"no Redis at {REDIS_URL}; CI=true requires one")
+        pytest.skip(f"no Redis answers at {REDIS_URL} ({type(exc).__name__})")
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A unique key prefix on the test Redis (db 15), removed afterwards."""
+    _redis_or_skip()
+    unique = f"authhooks-test:{uuid.uuid4().hex}:"
+    yield unique
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{unique}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store_options(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """``AuthHooks`` keywords for each store backend."""
+    if request.param == "memory":
+        return {"store_url": "memory://"}
+    if request.param == "sqlite":
+        return {"store_url": f"sqlite:///{tmp_path / 'state.db'}"}
+    prefix = request.getfixturevalue("redis_prefix")
+    return {"store_url": REDIS_URL, "store_key_prefix": prefix}
+
+
+def write(tmp_path: Path, text: str, name: str = "handlers.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
