@@ -1,0 +1,164 @@
+"""The WSGI middleware under real servers: gunicorn (sync workers, 2 processes; one SQLite file, then one Redis)
+and waitress, on 127.0.0.1. The whole login → protected → refresh → logout flow with ``examples/client.py``, and a
+token revoked through one worker refused by the other."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+
+from authhooks.stores.factory import open_store
+
+from ._servers import ROOT, KeyHolder, free_port
+
+pytestmark = pytest.mark.slow
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+APP = "tests.e2e.wsgi_instance_app:create_app"
+
+
+class WSGIServer:
+    """A gunicorn or waitress process serving :data:`APP` on a free port."""
+
+    def __init__(self, kind: str, env: Mapping[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        bind = f"127.0.0.1:{self.port}"
+        if kind == "gunicorn":
+            args = ["-m", "gunicorn", "-w", "2", "-k", "sync", "-b", bind, "--graceful-timeout", "5", f"{APP}()"]
+        else:
+            args = ["-m", "waitress", f"--listen={bind}", "--threads=4", "--call", APP]
+        full = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHHOOKS_", "OTEL_"))}
+        full.update(env, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+
+    def wait(self, timeout: float = 20.0) -> WSGIServer:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.stderr())
+            try:
+                httpx.get(f"{self.url}/auth/jwks.json", timeout=0.5)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"the server did not start in {timeout}s: {self.stderr()}")
+
+    def stderr(self) -> str:
+        if self.proc.poll() is None or self.proc.stderr is None or self.proc.stderr.closed:
+            return ""
+        return self.proc.stderr.read().decode()[-3000:]
+
+    def stop(self) -> str:
+        """Stop gracefully (SIGTERM) and return what the server wrote to stderr."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        stream = self.proc.stderr
+        if stream is None or stream.closed:
+            return ""
+        err = stream.read().decode()
+        stream.close()
+        return err
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[list[WSGIServer]]:
+    started: list[WSGIServer] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def run_client(url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "client.py"), url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _redis_env() -> dict[str, str]:
+    try:
+        open_store(REDIS_URL).sync.ping()
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis at {REDIS_URL} is required under CI: {type(exc).__name__}")
+        pytest.skip(f"no Redis answers at {REDIS_URL} ({type(exc).__name__})")
+    return {"AUTHHOOKS_STORE_URL": REDIS_URL, "AUTHHOOKS_STORE_KEY_PREFIX": f"wsgi-{uuid.uuid4().hex[:8]}:"}
+
+
+def _workers_seen(client: httpx.Client, url: str, headers: dict[str, str], want: int = 2) -> dict[str, int]:
+    """GET /me on fresh connections until ``want`` workers answered; their pid → the status each gave."""
+    seen: dict[str, int] = {}
+    for _ in range(400):
+        r = client.get(f"{url}/me", headers={**headers, "Connection": "close"})
+        seen.setdefault(r.headers["x-worker"], r.status_code)
+        if len(seen) >= want:
+            break
+    assert len(seen) >= want, f"only workers {sorted(seen)} answered"
+    return seen
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_gunicorn_two_sync_workers_share_logins_and_revocations(
+    serve: list[WSGIServer], tmp_path: Path, store: str
+) -> None:
+    env = {"AUTHHOOKS_STATE_DIR": str(tmp_path), "AUTHHOOKS_TELEMETRY": "false"}
+    if store == "sqlite":
+        env["AUTHHOOKS_STORE_URL"] = f"sqlite:///{tmp_path}/state.sqlite3"
+    else:
+        env.update(_redis_env())
+    server = WSGIServer("gunicorn", env)
+    serve.append(server)
+    server.wait()
+
+    result = run_client(server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all steps answered as expected" in result.stdout
+
+    bob = KeyHolder()
+    with httpx.Client(timeout=5) as client:
+        tokens = bob.login(client, server.url, bob.challenge(client, server.url).json()).json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert set(_workers_seen(client, server.url, bearer).values()) == {200}  # validated (and cached) by both
+        logout = client.post(f"{server.url}/auth/logout", headers={**bearer, "Connection": "close"})
+        assert logout.status_code == 204
+        revoked_by = logout.headers["x-worker"]
+        # Every worker, the one that revoked and the other, refuses the token from now on.
+        deadline = time.monotonic() + 5.0
+        while True:
+            seen = _workers_seen(client, server.url, bearer)
+            if set(seen.values()) == {401} or time.monotonic() > deadline:
+                break
+        assert revoked_by in seen and set(seen.values()) == {401}, seen
+    assert "Traceback" not in server.stop()
+
+
+def test_waitress_serves_the_whole_flow(serve: list[WSGIServer], tmp_path: Path) -> None:
+    server = WSGIServer("waitress", {"AUTHHOOKS_STATE_DIR": str(tmp_path), "AUTHHOOKS_TELEMETRY": "false"})
+    serve.append(server)
+    server.wait()
+    result = run_client(server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", result.stdout) is None  # never a whole token
+    with httpx.Client(timeout=5) as client:
+        r = client.get(f"{server.url}/admin", headers={"Authorization": "Bearer not.a.token"})
+        assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
