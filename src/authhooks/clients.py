@@ -9,7 +9,9 @@ Client authentication (RFC 6749 §2.3.1, the only kinds accepted by RFC 7662 §2
 - ``client_secret_basic``: ``Authorization: Basic base64(id ":" secret)`` where the id and the secret are each
   **form-urlencoded first** (RFC 6749 Appendix B): a ``:`` or ``%`` in a secret is sent as ``%3A`` / ``%25``
   and a space as ``+``, so both halves are decoded with :func:`urllib.parse.unquote_plus` after splitting on
-  the first ``:`` (RFC 7617 §2).
+  the first ``:`` (RFC 7617 §2). Many clients (Authlib's, ``requests``' ``HTTPBasicAuth``) skip that encoding,
+  so when decoding changes the pair, the verbatim pair is tried too (:attr:`ClientCredentials.verbatim`); a
+  secret made by ``authhooks client-secret`` (base64url) reads the same both ways.
 - ``client_secret_post``: ``client_id`` and ``client_secret`` body parameters.
 
 A request uses at most one method (RFC 6749 §2.3): Basic credentials together with ``client_secret`` in the
@@ -211,31 +213,46 @@ class Client:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class ClientCredentials:
-    """What a client presented: its id, its secret (masked) and how it sent them."""
+    """What a client presented: its id, its secret (masked) and how it sent them.
+
+    Attributes:
+        verbatim: for Basic credentials that form-decoding changed (a ``+`` or ``%`` in them), the pair as read
+            without it (RFC 7617 alone): clients that skip RFC 6749's form-encoding, Authlib's among them, send
+            that. It is tried when the decoded pair fails, so either reading authenticates.
+    """
 
     client_id: str
     secret: Secret
     method: AuthMethod
+    verbatim: ClientCredentials | None = None
 
     def __repr__(self) -> str:
         return f"ClientCredentials(client_id={self.client_id!r}, method={self.method!r})"
 
 
 def _basic(value: bytes) -> ClientCredentials:
-    """Decode ``Basic <base64(urlencoded id ":" urlencoded secret)>`` (RFC 7617 §2, RFC 6749 §2.3.1)."""
+    """Decode ``Basic <base64(urlencoded id ":" urlencoded secret)>`` (RFC 7617 §2, RFC 6749 §2.3.1); the
+    verbatim reading rides along when it differs (UTF-8, else ISO-8859-1, RFC 7617's historical charset)."""
     _, _, encoded = value.strip().partition(b" ")
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        raw = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidClient("The Basic credentials are malformed.", reason="malformed_credentials") from None
-    raw_id, colon, raw_secret = decoded.partition(":")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    raw_id, colon, raw_secret = text.partition(":")
     if not colon:
         raise InvalidClient("The Basic credentials are malformed.", reason="malformed_credentials")
+    verbatim = ClientCredentials(raw_id, Secret(raw_secret), "client_secret_basic")
     try:
         client_id, secret = unquote_plus(raw_id, errors="strict"), unquote_plus(raw_secret, errors="strict")
-    except UnicodeDecodeError:
-        raise InvalidClient("The Basic credentials are malformed.", reason="malformed_credentials") from None
-    return ClientCredentials(client_id, Secret(secret), "client_secret_basic")
+    except UnicodeDecodeError:  # not form-encoded UTF-8: only the verbatim reading stands
+        return verbatim
+    if (client_id, secret) == (raw_id, raw_secret):
+        return verbatim
+    return ClientCredentials(client_id, Secret(secret), "client_secret_basic", verbatim)
 
 
 def is_basic(authorization: Sequence[bytes]) -> bool:
@@ -262,7 +279,8 @@ def client_credentials(authorization: Sequence[bytes], fields: Mapping[str, str]
     has_id, has_secret = "client_id" in fields, "client_secret" in fields
     if is_basic(authorization):
         credentials = _basic(authorization[0])
-        if has_secret or (has_id and fields["client_id"] != credentials.client_id):
+        ids = {credentials.client_id} | ({credentials.verbatim.client_id} if credentials.verbatim else set())
+        if has_secret or (has_id and fields["client_id"] not in ids):
             raise InvalidRequest("The request uses more than one client authentication method.", reason="two_methods")
         return credentials
     if not (has_id or has_secret):
@@ -319,6 +337,17 @@ class ClientRegistry:
             InvalidClient: unknown client or wrong secret (one answer for both).
             UnauthorizedClient: the client authenticated but ``use`` is not among its uses.
         """
+        try:
+            client = self._check(credentials)
+        except InvalidClient:
+            if credentials.verbatim is None:
+                raise
+            client = self._check(credentials.verbatim)
+        if use not in client.uses:
+            raise UnauthorizedClient()
+        return client
+
+    def _check(self, credentials: ClientCredentials) -> Client:
         secret = bytes(credentials.secret)
         client = self._by_id.get(credentials.client_id)
         if client is None or len(secret) > _MAX_SECRET:
@@ -331,8 +360,6 @@ class ClientRegistry:
                 raise InvalidClient()
             with self._lock:
                 self._verified[client.client_id] = tag
-        if use not in client.uses:
-            raise UnauthorizedClient()
         return client
 
 
