@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
@@ -156,6 +157,86 @@ def test_documented_command_serves_the_fastapi_example_and_the_client_logs_in(tm
     assert result.returncode == 0, result.stdout + result.stderr
     assert "/me" in result.stdout
     assert (tmp_path / "signing-key.pem").exists()
+
+
+def _wsgi_session(app: Any) -> None:
+    """The session of :func:`test_example_app_serves_a_whole_session`, in process, against a WSGI app."""
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://example") as client:
+        assert client.get("/public").status_code == 200
+        assert client.get("/me").status_code == 401
+        key = Ed25519PrivateKey.generate()
+        subject = b64url(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+        issued = client.post("/auth/challenge", json={"subject": subject}).json()
+        signature = b64url(key.sign(issued["message"].encode("utf-8")))
+        body = {"subject": subject, "challenge": issued["nonce"], "signature": signature}
+        tokens = client.post("/auth/login", json=body).json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert client.get("/me", headers=bearer).json()["subject"] == subject
+        admin = client.get("/admin", headers=bearer)
+        assert admin.status_code == 403 and 'error="insufficient_scope"' in admin.headers["www-authenticate"]
+        refreshed = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
+        bearer = {"Authorization": f"Bearer {refreshed['access_token']}"}
+        assert client.post("/auth/logout", headers=bearer).status_code == 204
+        assert client.get("/me", headers=bearer).status_code == 401
+
+
+def test_flask_example_serves_a_whole_session(tmp_path: Path) -> None:
+    auth = AuthHooks(store_url="memory://", state_dir=tmp_path)
+    app = load("flask_app").create_app(auth)
+    _wsgi_session(app)
+    app.extensions["authhooks"].close()
+
+
+def _serve_and_run_client(command: list[str], env_extra: dict[str, str], tmp_path: Path) -> str:
+    """Start ``command`` (its ``{port}`` filled in) from the repository root, run ``client.py`` against it."""
+    from tests.e2e._servers import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHHOOKS_", "OTEL_"))}
+    env.update(env_extra, AUTHHOOKS_STATE_DIR=str(tmp_path))
+    server = subprocess.Popen(
+        [part.format(port=port) for part in command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/public", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the example server did not start"
+                time.sleep(0.1)
+        result = run_client(f"http://127.0.0.1:{port}")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        if server.stderr is not None:
+            server.stderr.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all steps answered as expected" in result.stdout
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_documented_command_serves_the_flask_example(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "waitress", "--listen=127.0.0.1:{port}", "--call", "examples.flask_app:create_app"]
+    _serve_and_run_client(command, {}, tmp_path)
+
+
+@pytest.mark.slow
+def test_documented_command_serves_the_django_example(tmp_path: Path) -> None:
+    manage = str(EXAMPLES / "django_app" / "manage.py")
+    stdout = _serve_and_run_client(
+        [sys.executable, manage, "runserver", "127.0.0.1:{port}", "--noreload"], {}, tmp_path
+    )
+    assert "/me" in stdout and "user=" in stdout  # request.user: the Django user RemoteUserBackend made
+    assert (tmp_path / "django.sqlite3").exists()
 
 
 @pytest.mark.slow

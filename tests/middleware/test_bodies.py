@@ -70,6 +70,15 @@ def test_other_media_types_are_415(content_type: bytes | None, body: bytes) -> N
     assert info.value.status == 415
 
 
+@pytest.mark.parametrize("content_type", [b"text/plain", b"application/octet-stream", None])
+def test_an_empty_body_is_no_parameters_whatever_its_type(content_type: bytes | None) -> None:
+    """wsgiref (Django's runserver) reports a request without Content-Type as text/plain: no body, no parameters."""
+    assert parse_fields(content_type, b"", (Field("refresh_token", required=False),)) == {}
+    with pytest.raises(InvalidRequest) as info:
+        parse_fields(content_type, b"", FIELDS)
+    assert info.value.status == 400 and info.value.reason == "missing_parameter"
+
+
 async def test_read_body_stops_at_the_limit() -> None:
     sent = 0
 

@@ -266,7 +266,7 @@ def _form(body: bytes, known: Mapping[str, Field]) -> dict[str, Any]:
 def parse_fields(content_type: bytes | None, body: bytes, fields: tuple[Field, ...]) -> dict[str, str]:
     """The ``fields`` of a JSON or form body, checked.
 
-    An empty body with no ``Content-Type`` counts as no parameters. An empty string counts as absent (RFC 6749
+    An empty body counts as no parameters, unless it is declared JSON (then it is not a JSON object: 400). An empty string counts as absent (RFC 6749
     §3.2: "parameters sent without a value MUST be treated as if they were omitted").
 
     Returns:
@@ -286,7 +286,9 @@ def parse_fields(content_type: bytes | None, body: bytes, fields: tuple[Field, .
         data = _json_object(body, known)
     elif kind == "application/x-www-form-urlencoded":
         data = _form(body, known)
-    elif not body and not kind:
+    elif not body:
+        # No body, whatever the type says: no parameters (wsgiref, hence Django's runserver, reports a missing
+        # Content-Type as text/plain). An empty body declared JSON is refused above: it is not a JSON object.
         data = {}
     else:
         raise UnsupportedMediaType()
