@@ -320,3 +320,20 @@ def test_cli_hashes_a_secret_from_stdin(capsys: pytest.CaptureFixture[str], monk
     assert reg.authenticate(ClientCredentials("svc", Secret("chosen secret"), "client_secret_post"), "revoke")
     assert main(["client-secret", "--iterations", "10"]) == 2
     assert "100000" in capsys.readouterr().err
+
+
+def test_authhooks_config_refuses_bad_clients_and_public_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`authhooks config` checks what AuthHooks() checks: exit 2 with one line naming the variable."""
+    from authhooks._cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUTHHOOKS_STORE_URL", "memory://")
+    monkeypatch.setenv("AUTHHOOKS_CLIENTS", "svc:pbkdf2_sha256$1$x$y")
+    assert main(["config"]) == 2
+    assert "AUTHHOOKS_CLIENTS: entry 0" in capsys.readouterr().err
+    monkeypatch.delenv("AUTHHOOKS_CLIENTS")
+    monkeypatch.setenv("AUTHHOOKS_PUBLIC_URL", "http://public.example")
+    assert main(["config"]) == 2
+    assert "AUTHHOOKS_PUBLIC_URL: must use https" in capsys.readouterr().err

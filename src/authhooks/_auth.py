@@ -58,7 +58,6 @@ from authhooks.hooks.observer import Observer
 from authhooks.hooks.points import CATALOGUE, HookPoint, PointKind, PointSpec, declare_point, resolve_point
 from authhooks.hooks.registry import HookImpl, OnError, Registry, _is_async
 from authhooks.hooks.runner import HookRunner, HookStats
-from authhooks.metadata import check_public_url
 from authhooks.oauth.providers import OAuthProvider
 from authhooks.oauth.records import ProviderTokens
 from authhooks.oauth.service import OAuthService
@@ -156,7 +155,6 @@ class AuthHooks:
             self._keys = check_settings(settings, http_client=http_client)
             self.clients: ClientRegistry = clients_from_settings(settings)
             """The registered clients of introspection and revocation (``AUTHHOOKS_CLIENTS[_FILE]``)."""
-            check_public_url(settings)
             self.oauth = OAuthService(settings, oauth_providers)
             """The OpenID providers to sign in with (``AUTHHOOKS_OAUTH_PROVIDERS_FILE`` and ``oauth_providers=``)."""
         except ConfigurationError as exc:

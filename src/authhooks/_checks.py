@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from authhooks._redact import scrub
+from authhooks.clients import clients_from_settings
 from authhooks.config import Settings
 from authhooks.errors import ConfigurationError, KeySetUnavailableError, StoreError
+from authhooks.metadata import check_public_url
 from authhooks.stores.factory import check_store_url
 from authhooks.tokens.jwks import RemoteKeySet
 from authhooks.tokens.keys import Key
@@ -57,6 +59,8 @@ def check_settings(settings: Settings, *, http_client: Any = None) -> Keys:
     check_store_url(settings.store_url)
     if settings.handlers_file is not None:
         check_handlers_file(settings.handlers_file)
+    clients_from_settings(settings)  # the clients file and entries (AuthHooks keeps the registry it builds)
+    check_public_url(settings)
     return keys
 
 
