@@ -87,7 +87,10 @@ def test_check_reaches_the_store_and_the_key_set_and_reads_the_handlers_file(tmp
     assert lines[2].startswith(
         f"store: FAILED: AUTHHOOKS_STORE_URL: state store redis://:***@127.0.0.1:{port}/0 is unreachable: "
     )
-    assert lines[3] == "key set: FAILED: AUTHHOOKS_JWKS_URL: key set fetch failed (ConnectError); no keys cached"
+    assert lines[3] == (  # the precise reason, with host:port (issue 13)
+        f"key set: FAILED: AUTHHOOKS_JWKS_URL: key set fetch failed (connection refused (127.0.0.1:{port})); "
+        "no keys cached"
+    )
     assert lines[4] == (
         f"handlers file: FAILED: AUTHHOOKS_HANDLERS_FILE: {handlers} is not valid TOML "
         "(Expected '=' after a key in a key/value pair (at line 3, column 7))"
@@ -262,8 +265,8 @@ def test_a_failed_key_set_fetch_is_one_line_and_the_server_goes_on(tmp_path: Pat
         assert any("Application startup complete" in line for line in lines), lines
         failures = [line for line in lines if "fetch failed" in line]
         assert failures == [
-            "authhooks: start-up check failed: AUTHHOOKS_JWKS_URL: key set fetch failed (ConnectError); no keys "
-            "cached; serving anyway; requests may fail"
+            "authhooks: start-up check failed: AUTHHOOKS_JWKS_URL: key set fetch failed (connection refused "
+            f"(127.0.0.1:{port})); no keys cached; serving anyway; requests may fail"
         ]
     finally:
         proc.terminate()
