@@ -48,9 +48,16 @@ def provider_config(fake: FakeProvider, **extra: Any) -> OAuthProvider:
 
 
 def make_engine(
-    tmp_path: Path, fake: FakeProvider, clock: Clock, store_url: str = "memory://", **extra: Any
+    tmp_path: Path,
+    fake: FakeProvider,
+    clock: Clock,
+    store_url: str = "memory://",
+    settings: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> AuthHooks:
-    auth = AuthHooks(store_url=store_url, state_dir=tmp_path, telemetry=False, clock=clock, sessions=True)
+    auth = AuthHooks(
+        store_url=store_url, state_dir=tmp_path, telemetry=False, clock=clock, sessions=True, **(settings or {})
+    )
     auth.oauth = OAuthService(auth.settings, [provider_config(fake, **extra)], transport=fake.transport)
     return auth
 

@@ -224,10 +224,16 @@ class AuthHooksMiddleware:
         principal: Principal | None = None
         judged = False  # whether a flow saw the request (else a refusal is reported by _observe_refusal)
         try:
-            token = parse_authorization([v for k, v in scope["headers"] if k == _AUTHORIZATION])
+            sessions = self._gate.sessions
+            bearer = sessions.bearer(*forms)
+            token = parse_authorization([v for k, v in scope["headers"] if k == _AUTHORIZATION]) if bearer else None
+            session_id = None if token is not None else sessions.session_id(scope["headers"], *forms)
             if token is not None:
                 judged = True
                 principal = await self._api.validate_token(token, request=info)
+            elif session_id is not None:
+                judged = True
+                principal, receive = await self._judge_session(scope, receive, info, session_id)
             elif not self._optional:
                 raise MissingCredentials()
             if self._scopes:
@@ -249,12 +255,39 @@ class AuthHooksMiddleware:
             set_principal(scope, self.auth, principal, info)
         await self._next(scope, receive, send, path)
 
+    async def _judge_session(
+        self, scope: Scope, receive: Receive, info: RequestInfo, session_id: str
+    ) -> tuple[Principal, Receive]:
+        """The principal of a session cookie (:meth:`~authhooks.middleware.sessions.SessionWeb.judge`); a form body
+        read for its CSRF token is handed on to the app through the returned ``receive``."""
+        kept: list[bytes] = []
+
+        async def read(effect: ReadBody) -> bytes:
+            body = await read_body(receive, effect.limit, effect.content_length, self._body_timeout)
+            kept.append(body)
+            return body
+
+        judge = self._gate.sessions.judge(scope.get("method", "GET"), scope["headers"], info, session_id)
+        principal: Principal = await cast(Any, run_async)(judge, self._api, read)  # the seam drives any Steps
+        if not kept:
+            return principal, receive
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": kept[0], "more_body": False}
+            return await receive()
+
+        return principal, replay
+
     async def _serve_route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the built-in route at ``path`` (:mod:`authhooks.middleware.routes`) through the async seam."""
         assert self._routes is not None
         method = scope.get("method", "GET")
         headers = scope.get("headers", ())
-        request = RouteRequest(method, path, headers, request_info(scope, route=path))
+        request = RouteRequest(method, path, headers, request_info(scope, route=path), scope.get("query_string", b""))
 
         async def read(effect: ReadBody) -> bytes:
             return await read_body(receive, effect.limit, effect.content_length, self._body_timeout)

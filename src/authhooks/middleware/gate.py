@@ -18,6 +18,7 @@ from authhooks.metadata import IssuerMetadata
 from authhooks.middleware.paths import PathRules, ScopeRules
 from authhooks.middleware.responses import Prepared, Responses
 from authhooks.middleware.routes import AuthRoutes, LoginAPI
+from authhooks.middleware.sessions import SessionWeb
 
 if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
@@ -85,6 +86,12 @@ class Gate:
         self.bad_path = self.responses.error(self.bad_path_error, challenge=False)
         self.routes: AuthRoutes | None = None
         self.route_paths: frozenset[str] = frozenset()
+        oauth = getattr(auth, "oauth", None)
+        providers = sorted(oauth.providers) if oauth is not None and settings.routes else []
+        self.sessions = SessionWeb(
+            settings, normalise_prefix(settings.routes_prefix), providers, self.responses, settings.max_body_bytes
+        )
+        """Which credential a path takes, session cookies, the OpenID provider routes."""
         if settings.routes:
             prefix = normalise_prefix(settings.routes_prefix)
             self.routes = AuthRoutes(
@@ -95,6 +102,7 @@ class Gate:
                 introspect_scope=introspect_scope,
                 password_grant=isinstance(auth, LoginAPI),
                 metadata=IssuerMetadata.from_settings(settings, prefix),
+                sessions=self.sessions,
             )
             self.route_paths = frozenset(self.routes.table)
 

@@ -75,6 +75,7 @@ from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.bodies import ClientDisconnected, Field, MethodNotAllowed, parse_fields
 from authhooks.middleware.responses import Responses, build, json_response
 from authhooks.middleware.seam import ReadBody, RouteGen, RouteRequest, Steps, call
+from authhooks.middleware.sessions import SessionWeb
 from authhooks.records import Principal, RequestInfo, TokenPair
 
 __all__ = ["PASSWORD_SCHEME", "AuthRoutes", "LoginAPI", "UnsupportedGrantType"]
@@ -138,6 +139,7 @@ class AuthRoutes:
         password_grant: whether the flows API has the general ``login`` (:class:`LoginAPI`) the password grant
             needs; without it the password grant is 400 ``unsupported_grant_type``.
         metadata: the issuer metadata to serve at its well-known paths (``None``: none served).
+        sessions: sessions and the OpenID provider routes (:mod:`authhooks.middleware.sessions`), or ``None``.
     """
 
     def __init__(
@@ -150,6 +152,7 @@ class AuthRoutes:
         introspect_scope: str = "introspect",
         password_grant: bool = True,
         metadata: IssuerMetadata | None = None,
+        sessions: SessionWeb | None = None,
     ) -> None:
         self._responses = responses
         self._limit = max_body_bytes
@@ -168,7 +171,11 @@ class AuthRoutes:
             Field("scheme", required=False, max_length=64),
         )
         self._refresh_fields = (Field("refresh_token", max_length=token), Field("grant_type", False, 64))
-        self._logout_fields = (Field("refresh_token", required=False, max_length=token),)
+        self._logout_fields = (
+            Field("refresh_token", required=False, max_length=token),
+            Field("csrf_token", required=False, max_length=256),
+        )
+        self._sessions = sessions
         # ``token`` is checked after the caller is authenticated; client_secret_post needs the body first.
         self._token_fields = (
             Field("token", required=False, max_length=token),
@@ -189,6 +196,9 @@ class AuthRoutes:
         ]
         self.table: dict[str, _Route] = {f"{prefix}/{r.name}": r for r in routes}
         """Every route by its full path."""
+        if sessions is not None:  # {prefix}/oauth/{provider}/start and /callback
+            for path in sessions.routes:
+                self.table[path] = _Route(path, frozenset({"GET", "HEAD"}), sessions.handle, protected=False)
         if metadata is not None:  # at the host root, not under the prefix (RFC 8414 §3, OIDC Discovery §4)
             for path, kind in metadata.paths.items():
                 handler = self._oauth_metadata if kind == "oauth" else self._openid_metadata
@@ -289,11 +299,23 @@ class AuthRoutes:
         return json_response(200, pair.as_dict())
 
     def _logout(self, req: RouteRequest) -> RouteGen:
+        web = self._sessions
+        if web is not None and web.enabled and not req.header(b"authorization"):  # a browser: its session cookie
+            f = yield from self._fields(req, self._logout_fields)
+            yield from web.check_logout(req, f.get("csrf_token"))
+            cleared = yield from web.logout(req)
+            if cleared is None:
+                raise MissingCredentials()
+            return build(204, [(b"cache-control", b"no-store"), *cleared])
         token, _ = yield from self._caller(req)
         f = yield from self._fields(req, self._logout_fields)
         yield call("invalidate_token", token, request=req.info)
         if "refresh_token" in f:
             yield call("invalidate_token", f["refresh_token"], request=req.info)
+        if web is not None and web.enabled:  # and the session the request's cookie names (the whole login ends)
+            cleared = yield from web.logout(req)
+            if cleared is not None:
+                return build(204, [(b"cache-control", b"no-store"), *cleared])
         return _NO_CONTENT
 
     def _revoke(self, req: RouteRequest) -> RouteGen:

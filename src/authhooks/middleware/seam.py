@@ -40,12 +40,14 @@ class RouteRequest:
         path: the route path (without the mount prefix: ``root_path`` / ``SCRIPT_NAME``).
         headers: the header pairs, names lower-cased, as bytes, in the order received.
         info: the request view hooks get (no credentials in it).
+        query: the raw query string (the provider callback route reads it).
     """
 
     method: str
     path: str
     headers: Sequence[tuple[bytes, bytes]]
     info: RequestInfo
+    query: bytes = b""
 
     def header(self, name: bytes) -> list[bytes]:
         """Every value of header ``name`` (lower-case bytes), in order."""

@@ -47,7 +47,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from authhooks.errors import AuthError, ConfigurationError, InvalidRequest, MissingCredentials
 from authhooks.flows.refused import refused_request
@@ -226,11 +226,18 @@ class AuthHooksWSGIMiddleware:
         principal: Principal | None = None
         judged = False
         try:
-            header = environ.get("HTTP_AUTHORIZATION")
+            sessions = self._gate.sessions
+            header = environ.get("HTTP_AUTHORIZATION") if sessions.bearer(*forms) else None
             token = parse_authorization([] if header is None else [header.encode("latin-1", "replace")])
+            session_id = None
+            if token is None and sessions.enabled:
+                session_id = sessions.session_id(list(EnvironHeaders(environ)), *forms)
             if token is not None:
                 judged = True
                 principal = self._sync.validate_token(token, request=info)
+            elif session_id is not None:
+                judged = True
+                principal = self._judge_session(environ, info, session_id)
             elif not self._optional:
                 raise MissingCredentials()
             if self._scopes:
@@ -283,11 +290,37 @@ class AuthHooksWSGIMiddleware:
         environ[AUTH_KEY] = self.auth
         return None
 
+    def _judge_session(self, environ: Environ, info: RequestInfo, session_id: str) -> Principal:
+        """The principal of a session cookie (:meth:`~authhooks.middleware.sessions.SessionWeb.judge`); a form body
+        read for its CSRF token is put back as ``wsgi.input`` for the app."""
+        kept: list[bytes] = []
+
+        def read(effect: ReadBody) -> bytes:
+            body = read_wsgi_body(
+                environ["wsgi.input"], effect.limit, effect.content_length, bool(environ.get("wsgi.input_terminated"))
+            )
+            kept.append(body)
+            return body
+
+        method = environ.get("REQUEST_METHOD", "GET")
+        judge = self._gate.sessions.judge(method, list(EnvironHeaders(environ)), info, session_id)
+        principal: Principal = cast(Any, run_sync)(judge, self._sync, read)  # the seam drives any Steps
+        if kept:
+            environ["wsgi.input"] = io.BytesIO(kept[0])
+            environ["CONTENT_LENGTH"] = str(len(kept[0]))
+        return principal
+
     def _serve_route(self, path: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """Run the built-in route at ``path`` through the sync seam (:mod:`authhooks.middleware.seam`)."""
         assert self._routes is not None
         method = environ.get("REQUEST_METHOD", "GET")
-        request = RouteRequest(method, path, list(EnvironHeaders(environ)), wsgi_request_info(environ, route=path))
+        request = RouteRequest(
+            method,
+            path,
+            list(EnvironHeaders(environ)),
+            wsgi_request_info(environ, route=path),
+            environ.get("QUERY_STRING", "").encode("latin-1", "replace"),
+        )
 
         def read(effect: ReadBody) -> bytes:
             return read_wsgi_body(

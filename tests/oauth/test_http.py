@@ -1,0 +1,150 @@
+"""The provider routes and session cookies over HTTP, in process, under the ASGI and the WSGI driver: sign in,
+land with a session, call a protected page, unsafe methods and CSRF, per-path credentials, logout, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from authhooks import AuthHooks
+from authhooks.middleware.asgi import AuthHooksMiddleware
+from authhooks.middleware.wsgi import PRINCIPAL_KEY, AuthHooksWSGIMiddleware
+from oauth._fake_provider import FakeProvider
+from oauth.conftest import Clock, make_engine
+
+BASE = "https://app.test"
+
+
+async def _me(request: Request) -> JSONResponse:
+    body = (await request.body()).decode()
+    return JSONResponse({"subject": request.user.display_name, "body": body})
+
+
+def _wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    principal = environ.get(PRINCIPAL_KEY)
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length).decode() if length else ""
+    data = json.dumps({"subject": principal.subject if principal else None, "body": body}).encode()
+    start_response("200 OK", [("content-type", "application/json"), ("content-length", str(len(data)))])
+    return [data]
+
+
+@pytest.fixture(params=["asgi", "wsgi"])
+def driver(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def engine(tmp_path: Path, fake: FakeProvider, clock: Clock) -> AsyncIterator[AuthHooks]:
+    settings = {"session_paths": ("/me",), "bearer_paths": ("/api/**", "/me")}
+    auth = make_engine(tmp_path, fake, clock, settings=settings)
+    yield auth
+    await auth.aclose(timeout=2.0)
+
+
+@pytest.fixture
+async def client(engine: AuthHooks, driver: str) -> AsyncIterator[Any]:
+    """An HTTP client of the app behind the ASGI middleware, or behind the WSGI one (through a thread)."""
+    if driver == "asgi":
+        app = Starlette(routes=[Route("/me", _me, methods=["GET", "POST"]), Route("/api/me", _me, methods=["GET"])])
+        transport = httpx.ASGITransport(app=AuthHooksMiddleware(app, auth=engine, protect=["/me", "/api/**"]))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as c:
+            yield c
+    else:
+        wsgi = AuthHooksWSGIMiddleware(_wsgi_app, auth=engine, protect=["/me", "/api/**"])
+        sync_client = httpx.Client(transport=httpx.WSGITransport(app=wsgi), base_url=BASE)
+        yield _Shim(sync_client)
+        await asyncio.to_thread(sync_client.close)
+        await asyncio.to_thread(wsgi.close)
+
+
+class _Shim:
+    """``await client.get(…)`` over a sync ``httpx.Client`` (the WSGI transport), run in a thread."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+        self.cookies = client.cookies
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return await asyncio.to_thread(self._client.request, method, url, **kwargs)
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+
+async def _sign_in(client: Any, fake: FakeProvider, return_to: str = "/me") -> httpx.Response:
+    start = await client.get(f"/auth/oauth/fake/start?{urlencode({'return_to': return_to})}")
+    assert start.status_code == 302, start.text
+    assert "__Host-authhooks_oauth" in start.headers["set-cookie"]
+    params = fake.consent(start.headers["location"])
+    return await client.get(f"/auth/oauth/fake/callback?{urlencode(params)}")
+
+
+async def test_sign_in_lands_with_a_session_and_logout_ends_it(client: Any, fake: FakeProvider) -> None:
+    assert (await client.get("/me")).status_code == 401
+    done = await _sign_in(client, fake)
+    assert done.status_code == 303 and done.headers["location"] == "/me"
+    set_cookies = done.headers.get_list("set-cookie")
+    session = next(c for c in set_cookies if c.startswith("__Host-authhooks_session="))
+    assert all(a in session for a in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/")) and "Domain" not in session
+    csrf = client.cookies.get("__Host-authhooks_csrf")
+    assert csrf
+    me = await client.get("/me")
+    assert me.status_code == 200 and me.json()["subject"] == "fake:user-42"
+    # unsafe methods: the CSRF token (header, or a form field the app still receives), same origin
+    assert (await client.post("/me", content=b"x")).status_code == 403
+    ok = await client.post("/me", headers={"x-csrf-token": csrf, "origin": BASE, "sec-fetch-site": "same-origin"})
+    assert ok.status_code == 200
+    form = await client.post("/me", data={"csrf_token": csrf, "note": "hi"})
+    assert form.status_code == 200 and "note=hi" in form.json()["body"]
+    cross = await client.post("/me", headers={"x-csrf-token": csrf, "origin": "https://evil.test"})
+    assert cross.status_code == 403
+    site = await client.post("/me", headers={"x-csrf-token": csrf, "sec-fetch-site": "cross-site"})
+    assert site.status_code == 403
+    # the session is not a credential on a Bearer-only path
+    assert (await client.get("/api/me")).status_code == 401
+    assert (await client.post("/auth/logout")).status_code == 403  # no CSRF token
+    out = await client.post("/auth/logout", headers={"x-csrf-token": csrf})
+    assert out.status_code == 204
+    assert any(
+        c.startswith("__Host-authhooks_session=;") and "Max-Age=0" in c for c in out.headers.get_list("set-cookie")
+    )
+    assert (await client.get("/me")).status_code == 401
+
+
+async def test_a_replayed_callback_is_a_clear_page(client: Any, fake: FakeProvider) -> None:
+    start = await client.get("/auth/oauth/fake/start")
+    params = fake.consent(start.headers["location"])
+    first = await client.get(f"/auth/oauth/fake/callback?{urlencode(params)}")
+    assert first.status_code == 303
+    again = await client.get(f"/auth/oauth/fake/callback?{urlencode(params)}")
+    assert again.status_code == 400 and again.headers["content-type"].startswith("text/html")
+    assert "state_unknown" in again.text and params["code"] not in again.text
+
+
+async def test_provider_down_is_a_502_page(client: Any, fake: FakeProvider) -> None:
+    fake.down = True
+    start = await client.get("/auth/oauth/fake/start")
+    assert start.status_code == 502 and "provider_unavailable" in start.text
+
+
+async def test_a_callback_without_the_binding_cookie_is_refused(client: Any, fake: FakeProvider) -> None:
+    start = await client.get("/auth/oauth/fake/start")
+    params = fake.consent(start.headers["location"])
+    client.cookies.clear()  # another browser
+    page = await client.get(f"/auth/oauth/fake/callback?{urlencode(params)}")
+    assert page.status_code == 400 and "state_mismatch" in page.text
