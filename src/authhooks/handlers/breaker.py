@@ -93,13 +93,19 @@ class Breaker:
 
 
 class Breakers:
-    """One :class:`Breaker` per target, shared by every webhook handler of a handler set, with its metrics."""
+    """One :class:`Breaker` per target, shared by every webhook handler of an ``AuthHooks`` (kept across reloads),
+    with its metrics.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    Args:
+        clock: monotonic seconds (the breakers read ``self.clock`` at each use, so a test may replace it).
+        meter: where the instruments are made (default: the global OpenTelemetry meter provider's).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, meter: metrics.Meter | None = None) -> None:
+        self.clock = clock
         self._lock = threading.Lock()
         self._by_target: dict[str, Breaker] = {}
-        meter = metrics.get_meter(names.INSTRUMENTATION_SCOPE)
+        meter = meter if meter is not None else metrics.get_meter(names.INSTRUMENTATION_SCOPE)
         meter.create_observable_gauge(
             names.METRIC_WEBHOOK_BREAKER,
             callbacks=[self._observe_state],
@@ -119,7 +125,7 @@ class Breakers:
         with self._lock:
             breaker = self._by_target.get(target)
             if breaker is None:
-                breaker = self._by_target[target] = Breaker(threshold, cooldown, self._clock)
+                breaker = self._by_target[target] = Breaker(threshold, cooldown, lambda: self.clock())
             return breaker
 
     def states(self) -> dict[str, str]:
