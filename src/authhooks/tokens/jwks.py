@@ -284,7 +284,7 @@ class RemoteKeySet:
         skipped: list[str] = []
         seen: set[str] = set()
         for index, jwk in enumerate(entries):
-            name = f"#{index}" if not isinstance(jwk, dict) else f"#{index} kid={str(jwk.get('kid'))[:64]!r}"
+            name = f"#{index} kid={str(jwk['kid'])[:64]!r}" if isinstance(jwk, dict) and "kid" in jwk else f"#{index}"
             if not isinstance(jwk, dict):
                 skipped.append(f"{name}: not a JSON object")
                 continue
