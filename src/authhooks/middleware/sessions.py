@@ -204,10 +204,9 @@ class SessionWeb:
             if step == "start":
                 return (yield from self._start(req, provider, params))
             return (yield from self._callback(req, provider, params))
-        except AuthError as exc:
-            extra = [(b"set-cookie", session_cookie(self.binding_cookie, "", 0, insecure=self.insecure).encode())]
+        except AuthError as exc:  # the binding cookie stays: a forged callback must not break the real one
             status = exc.status if isinstance(exc, Deny) or exc.status >= 400 else 400
-            return _page(status, "Sign-in failed", f"{exc.description} ({exc.reason})", extra)
+            return _page(status, "Sign-in failed", f"{exc.description} ({exc.reason})")
         except Exception as exc:  # a fault (store down, a failing hook): the generic fault answer, no trace
             return self._responses.for_exception(exc, challenge=False)
 
