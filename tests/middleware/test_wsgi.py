@@ -101,10 +101,8 @@ def test_a_refused_request_never_reaches_the_app(auth: AuthHooks) -> None:
     mw = AuthHooksWSGIMiddleware(app, auth=auth)
     status, headers, body = call_wsgi(mw, environ_for("GET", b"/x", [(b"authorization", b"Bearer a.b.c")]))
     assert status == 401 and app.environ is None
-    assert (
-        b"www-authenticate",
-        b'Bearer realm="authhooks", error="invalid_token", error_description="The access token is malformed."',
-    ) in headers or b"invalid_token" in dict(headers)[b"www-authenticate"]
+    assert dict(headers)[b"www-authenticate"].startswith(b'Bearer realm="authhooks", error="invalid_token"')
+    assert dict(headers)[b"cache-control"] == b"no-store"
     assert json.loads(body)["error"] == "invalid_token"
 
 
@@ -188,9 +186,8 @@ def test_observe_replays_the_body_with_its_length_and_notifies_after_the_respons
 def test_observe_denial_stops_the_app_and_a_big_body_is_413(auth: AuthHooks) -> None:
     auth.add_hook("login.pre", lambda subject: Deny(429, "rate_limited") if subject == "mallory" else None)
     app = Recorder()
-    mw = AuthHooksWSGIMiddleware(
-        app, auth=auth, public_paths=["/login"], max_body_bytes=64, observe=[ObservedRoute("/login", flow="login", identifier_field="username")]
-    )
+    observe = [ObservedRoute("/login", flow="login", identifier_field="username")]
+    mw = AuthHooksWSGIMiddleware(app, auth=auth, public_paths=["/login"], max_body_bytes=64, observe=observe)
     payload = b'{"username": "mallory"}'
     environ = environ_for("POST", b"/login", [(b"content-type", b"application/json")], payload)
     environ["CONTENT_LENGTH"] = str(len(payload))

@@ -1,8 +1,12 @@
-"""ASGI middleware: Bearer-protected routes, the built-in auth routes and observed routes.
+"""The middleware: Bearer-protected routes, the built-in auth routes and observed routes, for ASGI and WSGI.
 
-The HTTP-agnostic parts (:mod:`~authhooks.middleware.paths`, :mod:`~authhooks.middleware.bearer`,
-:mod:`~authhooks.middleware.responses`, :func:`~authhooks.middleware.bodies.parse_fields`) are shared with a
-future WSGI driver; :mod:`~authhooks.middleware.asgi` is the ASGI driver.
+Two drivers over one core: :mod:`~authhooks.middleware.asgi` (:class:`AuthHooksMiddleware`, the async flows) and
+:mod:`~authhooks.middleware.wsgi` (:class:`AuthHooksWSGIMiddleware`, the same flows under the sync driver). The
+HTTP-agnostic parts are shared, never copied: the judgement of a request (:mod:`~authhooks.middleware.gate`), the
+path rules (:mod:`~authhooks.middleware.paths`), the Bearer parser (:mod:`~authhooks.middleware.bearer`), the
+responses (:mod:`~authhooks.middleware.responses`), the body limits and parser (:mod:`~authhooks.middleware.bodies`),
+the built-in routes (:mod:`~authhooks.middleware.routes`, generators run through :mod:`~authhooks.middleware.seam`)
+and observe mode's points (:mod:`~authhooks.middleware.observe`).
 """
 
 from __future__ import annotations
@@ -10,5 +14,6 @@ from __future__ import annotations
 from authhooks.middleware.asgi import AuthHooksMiddleware
 from authhooks.middleware.observe import ObservedRoute
 from authhooks.middleware.scope import SCOPE_KEY, AuthState, AuthUser
+from authhooks.middleware.wsgi import AuthHooksWSGIMiddleware
 
-__all__ = ["SCOPE_KEY", "AuthHooksMiddleware", "AuthState", "AuthUser", "ObservedRoute"]
+__all__ = ["SCOPE_KEY", "AuthHooksMiddleware", "AuthHooksWSGIMiddleware", "AuthState", "AuthUser", "ObservedRoute"]

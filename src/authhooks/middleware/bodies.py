@@ -266,8 +266,9 @@ def _form(body: bytes, known: Mapping[str, Field]) -> dict[str, Any]:
 def parse_fields(content_type: bytes | None, body: bytes, fields: tuple[Field, ...]) -> dict[str, str]:
     """The ``fields`` of a JSON or form body, checked.
 
-    An empty body counts as no parameters, unless it is declared JSON (then it is not a JSON object: 400). An empty string counts as absent (RFC 6749
-    §3.2: "parameters sent without a value MUST be treated as if they were omitted").
+    An empty body counts as no parameters, unless it is declared JSON (then it is not a JSON object: 400). An
+    empty string counts as absent (RFC 6749 §3.2: "parameters sent without a value MUST be treated as if they
+    were omitted").
 
     Returns:
         The present fields, by name, as strings.

@@ -1,6 +1,6 @@
 r"""Path patterns: which requests need a token, which are public, which scopes a path requires.
 
-HTTP-agnostic (shared by the ASGI middleware and a future WSGI driver). Everything is compiled at construction;
+HTTP-agnostic (shared by the ASGI and the WSGI driver). Everything is compiled at construction;
 a request costs a scan for control characters and one regular-expression match (two when it has runs of ``/``).
 
 Pattern grammar (always **anchored** to the whole path, never a substring match):
@@ -13,11 +13,12 @@ Pattern grammar (always **anchored** to the whole path, never a substring match)
 ``/*``         everything (as does ``/**``)
 ============== ================================================================================
 
-Paths are matched on the *decoded* path the app routes on (ASGI ``scope["path"]`` less its ``root_path`` prefix,
-as Starlette's ``get_route_path``; WSGI ``PATH_INFO``, which a WSGI driver must first turn back into UTF-8 text,
-since PEP 3333 decodes it as latin-1). :func:`path_is_safe` refuses outright (400 ``invalid_request``) a path that
-is not absolute, that has a ``.`` or ``..`` segment (RFC 3986 §5.2.4 dot-segments must never reach an app
-unresolved), or that has a **control character**: C0 ``\x00-\x1f``, DEL ``\x7f`` or C1 ``\x80-\x9f``.
+Paths are matched on the *decoded* path the app routes on (ASGI ``scope["path"]`` less its ``root_path`` prefix, as
+Starlette's ``get_route_path``; WSGI ``PATH_INFO``, which the WSGI driver first turns back into UTF-8 text, since
+PEP 3333 decodes it as latin-1: :func:`~authhooks.middleware.environ.wsgi_text`). :func:`path_is_safe` refuses
+outright (400 ``invalid_request``) a path that is not absolute, that has a ``.`` or ``..`` segment (RFC 3986 §5.2.4
+dot-segments must never reach an app unresolved), or that has a **control character**: C0 ``\x00-\x1f``, DEL
+``\x7f`` or C1 ``\x80-\x9f``.
 
 Agreement with the router. The middleware decides on a path before the app's router decides again; a path the
 router dispatches to a protected endpoint while the middleware lets it pass is a bypass. The rule: for every path
