@@ -189,3 +189,30 @@ def test_the_example_file_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     auth = make_auth(tmp_path, handlers=example)
     assert len(auth.handlers) >= 5
     assert {i.action for i in auth.handlers.list()} >= {"lockout", "rate_limit", "webhook", "email", "add_claims"}
+
+
+def test_check_reports_every_bad_handler_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from authhooks.handlers.__main__ import main
+
+    bad = write(tmp_path, GOOD.replace('"deny"', '"deni"').replace("tmplate", "x").replace("template =", "tmplate ="))
+    assert main(["check", str(bad)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith(
+        "handlers.toml:4: handler 'no-mallory': action: unknown action 'deni'; did you mean 'deny'? (known: webhook, log, deny, rate_limit, lockout, add_claims, email, python)"
+    )
+    assert "handlers.toml:12: handler 'log-failures': options.tmplate" in lines[1]
+    good = write(tmp_path, GOOD, "good.toml")
+    assert main(["check", str(good)]) == 0
+    assert capsys.readouterr().out.strip().endswith("good.toml: 2 handler(s) OK")
+
+
+def test_list_shows_points_hooks_in_order_and_conditions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from authhooks.handlers.__main__ import main
+
+    text = (
+        GOOD + '\n[[handler]]\nname = "first"\nevent = "login.pre"\naction = "log"\ntryfirst = true\nenforce = false\n'
+    )
+    assert main(["list", str(write(tmp_path, text))]) == 0
+    out = capsys.readouterr().out
+    assert 'login.pre\n  handler:first [shadow]\n  handler:no-mallory when {"subject": "^mallory$"}\n' in out

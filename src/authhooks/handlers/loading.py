@@ -196,11 +196,21 @@ def _read(source: HandlersSource) -> tuple[Mapping[str, Any], str | None, Path |
     return data, text, path
 
 
-def load(source: HandlersSource, env: Env, clock: Callable[[], float] = time.time) -> tuple[Handler, ...]:
+def load(
+    source: HandlersSource,
+    env: Env,
+    clock: Callable[[], float] = time.time,
+    errors: list[ConfigurationError] | None = None,
+) -> tuple[Handler, ...]:
     """Read and compile every handler of ``source``.
 
+    Args:
+        errors: when given, a handler with a problem is skipped and its error appended here (``check`` reports
+            them all); otherwise the first problem is raised.
+
     Raises:
-        ConfigurationError: the first problem, naming the file, the line and the field (see the module docstring).
+        ConfigurationError: the first problem, naming the file, the line and the field (see the module docstring);
+            a file that cannot be read or parsed at all, even with ``errors``.
     """
     data, text, path = _read(source)
     lines = _Lines(text)
@@ -231,7 +241,11 @@ def load(source: HandlersSource, env: Env, clock: Callable[[], float] = time.tim
             at = lines.field(index, exc.field) if text is not None else None
             place = f"{label}:{at}" if at is not None else where
             who = f"handler {name!r}" if name else f"handler[{index}]"
-            raise ConfigurationError(f"{place}: {who}: {exc.field}: {exc.message}") from None
+            error = ConfigurationError(f"{place}: {who}: {exc.field}: {exc.message}")
+            if errors is None:
+                raise error from None
+            errors.append(error)
+            continue
         if name is not None:
             seen[name] = index
         handlers.append(handler)
