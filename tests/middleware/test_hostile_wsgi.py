@@ -1,14 +1,18 @@
-"""The hostile-request tests of ``test_hostile`` against the WSGI driver: any header, path, body or token → a 4xx
-or the app's answer, never a 500, never a hang, never an echoed credential; and the app behind keeps working."""
+"""The hostile-request tests of ``test_hostile`` against the WSGI driver, in process and over a real waitress: any
+header, path, body or token → a 4xx or the app's answer, never a 500, never a hang, never an echoed credential;
+and the app behind keeps working."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authhooks import AuthHooks
@@ -16,7 +20,7 @@ from authhooks.middleware import ObservedRoute
 
 from ._support import make_auth
 from ._wsgi import call_wsgi, environ_for, make_wsgi_app
-from .test_hostile import HEADER_NAMES, SETTINGS, TARGETS, body, header_value
+from .test_hostile import CONTENT_TYPES, HEADER_NAMES, SETTINGS, TARGETS, body, header_value, printable
 
 
 class InProcess:
@@ -85,3 +89,78 @@ def test_the_app_still_works_after_the_storm(in_process: InProcess) -> None:
         "GET", "/api/me", [(b"authorization", b"Bearer " + in_process.token.encode())], b""
     )
     assert status == 200 and b'"identity":"alice"' in content
+
+
+# -- the same over a real server (waitress, in a thread) -------------------------------------------------------------
+
+
+class Waitress:
+    """A real waitress server on 127.0.0.1 (a free port), in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        from waitress import create_server
+
+        self._server: Any = create_server(app, host="127.0.0.1", port=0, threads=4, channel_timeout=5)
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> Waitress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.close()
+        self._server.task_dispatcher.shutdown()
+        self._thread.join(10)
+        assert not self._thread.is_alive(), "waitress did not stop"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Waitress, str]]:
+    auth = make_auth(tmp_path_factory.mktemp("hostile-waitress"))
+    token = auth.sync.issue_token("alice", {"scope": "read"}).token
+    app = make_wsgi_app(auth, max_body_bytes=1024)
+    with Waitress(app) as srv:
+        yield srv, token
+    app.close()
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None)
+@given(
+    target=st.sampled_from(TARGETS),
+    auth_value=st.one_of(st.none(), printable, st.builds(lambda s: "Bearer " + s, printable)),
+    content_type=st.one_of(st.none(), st.sampled_from([c.decode() for c in CONTENT_TYPES]), printable),
+    content=body,
+    path_suffix=st.text(alphabet="abc/%.2eE0F\x00", max_size=12),
+)
+def test_generated_requests_over_http(
+    server: tuple[Waitress, str],
+    target: str,
+    auth_value: str | None,
+    content_type: str | None,
+    content: bytes,
+    path_suffix: str,
+) -> None:
+    srv, _ = server
+    headers = {}
+    if auth_value is not None:
+        headers["authorization"] = auth_value.strip()
+    if content_type is not None:
+        headers["content-type"] = content_type.strip()
+    url = srv.url + target + path_suffix.replace("\x00", "%00")
+    with httpx.Client(timeout=5) as http:
+        try:
+            raw = [(k.encode(), v.encode("latin-1")) for k, v in headers.items()]
+            r = http.post(url, headers=raw, content=content)
+        except httpx.LocalProtocolError:
+            return  # the client refused to send it (an illegal header): nothing reached the server
+    assert r.status_code < 500
+
+
+@pytest.mark.slow
+def test_server_still_answers_after_the_storm(server: tuple[Waitress, str]) -> None:
+    srv, token = server
+    with httpx.Client(timeout=5) as http:
+        r = http.get(srv.url + "/api/me", headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json()["identity"] == "alice"
