@@ -10,13 +10,13 @@ Usage::
     application = AuthHooksWSGIMiddleware(get_wsgi_application(), auth=auth)              # any WSGI app
 
 It takes the options of :class:`~authhooks.middleware.asgi.AuthHooksMiddleware` (``instrument_wsgi`` in place of
-``instrument_asgi``) and answers the same inputs with the same statuses, headers and bodies: the same path rules
-(:mod:`~authhooks.middleware.paths`, on ``PATH_INFO``: ``SCRIPT_NAME`` is the mount point, like ``root_path``),
-the strict Bearer parser (RFC 6750 §2.1), the RFC 6750 §3 / RFC 9457 refusals, the built-in routes
-(:mod:`~authhooks.middleware.routes`, run through :func:`~authhooks.middleware.seam.run_sync`), per-route scopes
-and observe mode. Only the sync driver runs (``auth.sync``): building the middleware refuses an ``AuthHooks``
-holding an async hook or condition, naming it, and a later registration of one is refused too
-(:meth:`AuthHooks.require_sync <authhooks.AuthHooks.require_sync>`).
+``instrument_asgi``; no ``body_timeout``: under WSGI the server bounds how long a body may take) and answers the
+same inputs with the same statuses, headers and bodies: the same path rules (:mod:`~authhooks.middleware.paths`, on
+``PATH_INFO``: ``SCRIPT_NAME`` is the mount point, like ``root_path``), the strict Bearer parser (RFC 6750 §2.1),
+the RFC 6750 §3 / RFC 9457 refusals, the built-in routes (:mod:`~authhooks.middleware.routes`, run through
+:func:`~authhooks.middleware.seam.run_sync`), per-route scopes and observe mode. Only the sync driver runs
+(``auth.sync``): building the middleware refuses an ``AuthHooks`` holding an async hook or condition, naming it, and
+a later registration of one is refused too (:meth:`AuthHooks.require_sync <authhooks.AuthHooks.require_sync>`).
 
 On a request that passes, ``environ`` carries ``authhooks.principal`` (the
 :class:`~authhooks.records.Principal`, ``None`` when anonymous), ``authhooks.request`` (the
