@@ -233,7 +233,15 @@ def compile_conditions(
         rx = regex(table["error_message"], f"{w}.error_message")
         tests.append(_searcher(rx, lambda i, r: error_message_of(i)))
     if "subject" in table:
-        tests.append(_searcher(regex(table["subject"], f"{w}.subject"), lambda i, r: subject_of(i)))
+        subject_search = regex(table["subject"], f"{w}.subject").search
+
+        def subject_matches(inputs: Mapping[str, Any], request: RequestInfo | None) -> bool:
+            value = inputs.get("subject")  # the common case first, without a call
+            if value.__class__ is not str or not value:
+                value = subject_of(inputs)
+            return value is not None and subject_search(value) is not None
+
+        tests.append(subject_matches)
     if "client_ip" in table:
         try:
             networks = parse_networks(strings(table, "client_ip", w), f"{w}.client_ip")

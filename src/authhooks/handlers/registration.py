@@ -83,10 +83,20 @@ def _action_hook(name: str, point: HookPoint, action: Action, timeout: float | N
     return run
 
 
-def _condition_hook(condition: Condition) -> Callable[..., bool | Awaitable[bool]]:
-    def when(request: RequestInfo | None, auth: Any, **inputs: Any) -> bool | Awaitable[bool]:
-        return condition(inputs, request, auth)
-
+def _condition_hook(condition: Condition, point: HookPoint) -> Callable[..., bool | Awaitable[bool]]:
+    """The hook's ``when=``: the point's inputs as named parameters (the registry's caller passes them by keyword,
+    no ``**`` packing), gathered into one mapping for the compiled tests. One test and nothing stored, the common
+    case, is called directly."""
+    names = sorted(point.inputs)
+    params = "".join(f"{n}=None, " for n in names)
+    gathered = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
+    if len(condition.tests) == 1 and not condition.stored:
+        body, namespace = f"_test({gathered}, request)", {"_test": condition.tests[0]}
+    else:
+        body, namespace = f"_condition({gathered}, request, auth)", {"_condition": condition}
+    source = f"def when({params}request=None, auth=None):\n    return {body}\n"
+    exec(compile(source, f"<handler condition at {point.name}>", "exec"), namespace)  # noqa: S102 - names are identifiers
+    when: Callable[..., bool | Awaitable[bool]] = namespace["when"]
     return when
 
 
@@ -146,7 +156,7 @@ def _options(h: Handler) -> dict[str, Any]:
 
 
 def _binding(h: Handler, b: Binding) -> Registration:
-    when = _condition_hook(b.condition) if b.condition is not None else None
+    when = _condition_hook(b.condition, b.point) if b.condition is not None else None
     options = _options(h)
     if isinstance(b.action, Action):
         options["inline"] = True
@@ -165,7 +175,7 @@ def _lockout_companions(h: Handler, lockout: Lockout, env: Env, clock: Callable[
         pre,
         h.hook_name,
         _action_hook(h.name, pre, LockGuard(lockout), None),
-        _condition_hook(locked),
+        _condition_hook(locked, pre),
         {"tryfirst": True, "inline": True, "enforce": h.enforce},
         h.name,
     )
