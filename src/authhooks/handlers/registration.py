@@ -90,6 +90,7 @@ def _condition_hook(condition: Condition, point: HookPoint) -> Callable[..., boo
     names = sorted(point.inputs)
     params = "".join(f"{n}=None, " for n in names)
     gathered = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
+    namespace: dict[str, Any]
     if len(condition.tests) == 1 and not condition.stored:
         body, namespace = f"_test({gathered}, request)", {"_test": condition.tests[0]}
     else:
