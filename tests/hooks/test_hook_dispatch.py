@@ -80,9 +80,9 @@ async def test_unknown_name_in_mapping_fails_closed_by_default(auth: AuthHooks, 
 
 
 async def test_input_that_is_not_mutable_is_refused(auth: AuthHooks, fire: Fire) -> None:
-    # login.verified lets hooks change claims and scopes, not who logged in
-    auth.add_hook("login.verified", lambda: {"subject": "root"}, on_error="raise")
-    with pytest.raises(HookError, match="subject"):
+    # login.verified lets hooks change claims, scopes and the subject (a link), not the principal it was given
+    auth.add_hook("login.verified", lambda: {"principal": None}, on_error="raise")
+    with pytest.raises(HookError, match="principal"):
         await fire(auth, "login.verified", subject="alice", claims={}, scopes=())
 
 

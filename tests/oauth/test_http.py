@@ -148,3 +148,20 @@ async def test_a_callback_without_the_binding_cookie_is_refused(client: Any, fak
     client.cookies.clear()  # another browser
     page = await client.get(f"/auth/oauth/fake/callback?{urlencode(params)}")
     assert page.status_code == 400 and "state_mismatch" in page.text
+
+
+async def test_a_challenge_login_may_set_a_session_and_rotates_the_old_one(client: Any, engine: AuthHooks) -> None:
+    from flows._identity import Ed25519Key
+
+    key = Ed25519Key()
+    for _ in range(2):
+        challenge = (await client.post("/auth/challenge", json={"subject": key.subject})).json()
+        body = {"subject": key.subject, "challenge": challenge["nonce"], "signature": key.sign(challenge["message"])}
+        login = await client.post("/auth/login", json={**body, "session": "true"})
+        assert login.status_code == 200 and "access_token" in login.json()
+        assert any(c.startswith("__Host-authhooks_session=") for c in login.headers.get_list("set-cookie"))
+        me = await client.get("/me")
+        assert me.status_code == 200 and me.json()["subject"] == key.subject
+        assert len(await engine.sessions(key.subject)) == 1  # the second login ended the first session
+    plain = await client.post("/auth/login", json={**body})
+    assert plain.status_code == 400  # the challenge was used: a login never reuses one

@@ -169,6 +169,7 @@ class AuthRoutes:
             Field("challenge", required=False, max_length=4096, multiline=True),
             Field("signature", required=False, max_length=4096),
             Field("scheme", required=False, max_length=64),
+            Field("session", required=False, max_length=5),
         )
         self._refresh_fields = (Field("refresh_token", max_length=token), Field("grant_type", False, 64))
         self._logout_fields = (
@@ -270,6 +271,10 @@ class AuthRoutes:
         except InvalidCredentials as exc:
             # RFC 6749 §5.2: credentials that do not prove the identity are an invalid grant (400), not a 401.
             raise InvalidGrant("The credentials are invalid.", reason=exc.reason) from None
+        web = self._sessions
+        if web is not None and web.enabled and f.get("session") == "true":  # and a browser session (rotated)
+            cookies = yield from web.login_session(req, pair)
+            return json_response(200, pair.as_dict(), extra=cookies)
         return json_response(200, pair.as_dict())
 
     def _password_grant(self, f: Mapping[str, str], info: RequestInfo) -> Steps[TokenPair]:

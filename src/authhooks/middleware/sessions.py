@@ -32,7 +32,7 @@ from authhooks.middleware.bodies import media_type
 from authhooks.middleware.paths import PathRules
 from authhooks.middleware.responses import Prepared, Responses, build, json_response
 from authhooks.middleware.seam import ReadBody, RouteGen, RouteRequest, Steps, call
-from authhooks.records import Principal, RequestInfo
+from authhooks.records import Principal, RequestInfo, TokenPair
 from authhooks.sessions import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -48,6 +48,7 @@ __all__ = ["BINDING_COOKIE", "SessionWeb", "cookies", "own_origin"]
 BINDING_COOKIE = "__Host-authhooks_oauth"
 _INSECURE_BINDING = "authhooks_oauth"
 _MAX_QUERY = 8192
+_TOKEN_CLAIMS = frozenset({"iss", "aud", "exp", "nbf", "iat", "jti", "sid", "scope", "typ", "token_type"})
 
 
 def cookies(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -246,6 +247,16 @@ class SessionWeb:
             ]
             return build(303, headers)
         return json_response(200, done.login.tokens.as_dict(), extra=[clear_binding])
+
+    def login_session(self, req: RouteRequest, pair: TokenPair) -> Steps[list[tuple[bytes, bytes]]]:
+        """A session for the login that issued ``pair`` (the login route with ``session=true``), ending the session
+        the request came with (rotation); returns its ``Set-Cookie`` headers."""
+        issued: Principal = yield call("validate_token", pair.access_token, request=req.info)
+        claims = {k: v for k, v in issued.claims.items() if k not in _TOKEN_CLAIMS}
+        principal = Principal(issued.subject, claims=claims, scopes=issued.scopes)
+        replaces = cookies(req.headers).get(self.cookie)
+        grant = yield call("create_session", principal, replaces=replaces, request=req.info)
+        return self.grant_cookies(grant.session_id, grant.csrf)
 
     def logout(self, req: RouteRequest) -> Steps[list[tuple[bytes, bytes]] | None]:
         """End the session the request's cookie names (in every instance), after the cross-site check (the CSRF
