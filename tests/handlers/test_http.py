@@ -97,3 +97,37 @@ async def test_a_handler_run_is_a_hook_run_in_telemetry(tmp_path: Path) -> None:
     assert hooks.count("handler:throttle") == 3
     assert "deny" in decisions
     await auth.aclose()
+
+
+async def test_request_points_of_observed_routes(tmp_path: Path, driver: str) -> None:
+    from authhooks.middleware.observe import ObservedRoute
+
+    spec = {
+        "handler": [
+            {
+                "name": "no-mallory-login",
+                "event": "request.pre",
+                "action": "deny",
+                "conditions": {"path": "/login", "method": "POST", "subject": "^mallory$"},
+                "options": {"status": 403, "reason": "blocked_subject"},
+            },
+            {
+                "name": "throttle-failed-logins",
+                "event": "request.pre",
+                "action": "rate_limit",
+                "conditions": {"path": "/login"},
+                "options": {"limit": 2, "window": "1m", "key": ["ip", "path"]},
+            },
+        ]
+    }
+    auth = make_auth(tmp_path, spec)
+    observe = [ObservedRoute("/login", "POST", flow="request", identifier_field="username")]
+    async with client(make_for(driver, auth, observe=observe)) as c:
+        blocked = await c.post("/login", json={"username": "mallory", "password": "right"})
+        allowed = await c.post("/login", json={"username": "alice", "password": "right"})
+        third = await c.post("/login", json={"username": "alice", "password": "right"})
+        throttled = await c.post("/login", json={"username": "alice", "password": "right"})
+    # the deny handler comes first and stops the chain: the blocked request is not counted by the rate limit
+    assert (blocked.status_code, allowed.status_code, third.status_code) == (403, 200, 200)
+    assert throttled.status_code == 429 and throttled.headers["retry-after"].isdigit()
+    await auth.aclose()

@@ -216,3 +216,17 @@ def test_list_shows_points_hooks_in_order_and_conditions(tmp_path: Path, capsys:
     assert main(["list", str(write(tmp_path, text))]) == 0
     out = capsys.readouterr().out
     assert 'login.pre\n  handler:first [shadow]\n  handler:no-mallory when {"subject": "^mallory$"}\n' in out
+
+
+async def test_an_application_point_declared_before_loading(tmp_path: Path) -> None:
+    from authhooks import Deny
+
+    auth = make_auth(tmp_path)
+    auth.declare_point("post.save", kind="decision", inputs=("subject", "title"))
+    spec = {
+        "handler": [{"name": "no-spam", "event": "post.save", "action": "deny", "conditions": {"subject": "^spammer"}}]
+    }
+    auth.load_handlers(spec)
+    await auth.fire("post.save", subject="alice", title="hello")
+    with pytest.raises(Deny):
+        await auth.fire("post.save", subject="spammer-1", title="buy")

@@ -117,12 +117,16 @@ def principal_of(inputs: Mapping[str, Any]) -> Principal | None:
 
 
 def subject_of(inputs: Mapping[str, Any]) -> str | None:
-    """The subject: the ``subject`` input, else the principal's."""
+    """The subject: the ``subject`` input, else the principal's, else (observed routes, ``request.*``) the
+    ``identifier`` the route's body named."""
     subject = inputs.get("subject")
     if isinstance(subject, str) and subject:
         return subject
     principal = principal_of(inputs)
-    return principal.subject if principal is not None else None
+    if principal is not None:
+        return principal.subject
+    identifier = inputs.get("identifier")
+    return identifier if isinstance(identifier, str) and identifier else None
 
 
 def claims_of(inputs: Mapping[str, Any]) -> Mapping[str, Any]:

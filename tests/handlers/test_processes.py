@@ -1,0 +1,71 @@
+"""A rate limit on Redis is one limit for every process: a child process spends part of the window, the parent
+finds the rest (a lockout set by one process holds in the other)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from authhooks import Deny
+
+from .conftest import REDIS_URL, make_auth
+
+SPEC = {
+    "handler": [
+        {
+            "name": "throttle",
+            "event": "challenge.pre",
+            "action": "rate_limit",
+            "options": {"limit": 3, "window": "1h", "key": "subject"},
+        },
+        {
+            "name": "lockout",
+            "event": "login.failed",
+            "action": "lockout",
+            "options": {"failures": 2, "window": "1h", "duration": "1h"},
+        },
+    ]
+}
+
+CHILD = """
+import json, sys
+from authhooks import AuthHooks, Deny
+from authhooks.errors import AuthError
+auth = AuthHooks(secret="s" * 64, store_url=sys.argv[1], store_key_prefix=sys.argv[2], state_dir=sys.argv[3],
+                 telemetry=False, handlers=json.loads(sys.argv[4]))
+auth.add_hook("login.provide", lambda subject, credentials: False, inline=True, name="refuse")
+auth.sync.generate_challenge("shared")
+auth.sync.generate_challenge("shared")
+for _ in range(2):
+    try:
+        auth.sync.login("victim", {"password": "wrong"}, scheme="password")
+    except AuthError:
+        pass
+auth.close()
+print("done")
+"""
+
+
+def test_rate_limit_and_lockout_hold_across_processes(tmp_path: Path, redis_prefix: str) -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, REDIS_URL, redis_prefix, str(tmp_path), json.dumps(SPEC)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert child.returncode == 0 and child.stdout.strip() == "done", child.stderr
+    auth = make_auth(tmp_path, SPEC, store_url=REDIS_URL, store_key_prefix=redis_prefix)
+    auth.sync.generate_challenge("shared")  # the third of the window
+    with pytest.raises(Deny) as refused:
+        auth.sync.generate_challenge("shared")
+    assert refused.value.status == 429
+    auth.add_hook("login.provide", lambda subject, credentials: subject, inline=True, name="accept")
+    with pytest.raises(Deny) as locked:  # the child's failures locked the account everywhere
+        auth.sync.login("victim", {"password": "right"}, scheme="password")
+    assert locked.value.reason == "account_locked"
+    auth.close()
