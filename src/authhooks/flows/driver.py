@@ -81,6 +81,18 @@ class Runtime:
         """True when nothing would see a run of ``flow``: no hook at any of its points, no active observer."""
         return not self.hooked(flow) and not self.watching()
 
+    def bare(self, call: FlowCall[Any]) -> bool:
+        """True when ``call`` may run its bare variant: it has one, and no hook at any point of its flow or of the
+        flows it nests, and no active observer (one check of the registry's version, then set lookups)."""
+        if call.bare is None:
+            return False
+        if self.registry.version != self._busy_version:
+            self.hooked(call.flow)  # refresh the flows that have hooks
+        busy = self._busy_flows
+        if busy and (call.flow in busy or any(nested in busy for nested in call.nests)):
+            return False
+        return not self.watching()
+
     def set_observers(self, observers: tuple[Observer, ...]) -> None:
         """Replace the observers (and note whether any of them can be inactive)."""
         self.observers = observers
@@ -185,7 +197,7 @@ def shortcut(rt: Runtime, call: FlowCall[T], nested: bool = False) -> T | None:
 
 def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun | None = None) -> T:
     """Drive ``call`` to completion with blocking I/O; return its result or raise what it raised."""
-    if parent is None and call.bare is not None and rt.idle(call.flow) and not any(map(rt.hooked, call.nests)):
+    if parent is None and rt.bare(call):
         gen, run = call.bare_gen(), None  # nothing would see the run: the flow's bare variant
     else:
         gen, run = call.gen, _start(rt, call.flow, ctx, parent)
@@ -233,7 +245,7 @@ def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun |
 
 async def run_async(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun | None = None) -> T:
     """Drive ``call`` to completion with async I/O; return its result or raise what it raised."""
-    if parent is None and call.bare is not None and rt.idle(call.flow) and not any(map(rt.hooked, call.nests)):
+    if parent is None and rt.bare(call):
         gen, run = call.bare_gen(), None  # nothing would see the run: the flow's bare variant
     else:
         gen, run = call.gen, _start(rt, call.flow, ctx, parent)

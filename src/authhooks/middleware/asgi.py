@@ -190,6 +190,8 @@ class AuthHooksMiddleware:
         """The ASGI entry point."""
         if self._otel is not None:
             await self._otel(scope, receive, send)
+        elif scope["type"] == "http":  # the common case, one coroutine less than through _dispatch
+            await self._request(scope, receive, send)
         else:
             await self._dispatch(scope, receive, send)
 
