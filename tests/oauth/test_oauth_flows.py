@@ -222,3 +222,31 @@ async def test_unknown_provider(auth: AuthHooks, api: Api) -> None:
     with pytest.raises(ExternalLoginFailed) as caught:
         await api("oauth_authorize", "nope", redirect_uri="https://app.test/cb")
     assert caught.value.reason == "provider_unknown"
+
+
+async def test_a_provider_key_rotation_does_not_fail_the_next_sign_in(
+    tmp_path: Any, fake: FakeProvider, mode: str
+) -> None:
+    from authhooks.tokens.keys import Key
+    from oauth.conftest import Clock, make_engine
+
+    auth = make_engine(tmp_path, fake, Clock(), settings={"jwks_refetch_cooldown_seconds": 0})
+    call = auth.sync if mode == "sync" else None
+
+    async def sign_in() -> str:
+        if call is not None:
+            import asyncio
+
+            started = await asyncio.to_thread(call.oauth_authorize, "fake", redirect_uri="https://app.test/cb")
+            done = await asyncio.to_thread(
+                call.oauth_callback, "fake", fake.consent(started.url), binding=started.binding
+            )
+        else:
+            started = await auth.oauth_authorize("fake", redirect_uri="https://app.test/cb")
+            done = await auth.oauth_callback("fake", fake.consent(started.url), binding=started.binding)
+        return str(done.login.principal.subject)
+
+    assert await sign_in() == "fake:user-42"
+    fake.key = Key.generate("RS256", kid="k2")  # the provider rotated to a new kid
+    assert await sign_in() == "fake:user-42"
+    await auth.aclose(timeout=2.0)

@@ -90,6 +90,7 @@ class ProviderClient:
         provider: the provider.
         timeout: the bound, in seconds, on each request.
         ttl: seconds a discovery document (and a key set) stays fresh.
+        cooldown: the least seconds between two key set fetches an unknown ``kid`` triggers.
         transport: an httpx transport for tests (``httpx.MockTransport`` serves sync and async).
         clock: a monotonic clock for the discovery cache.
     """
@@ -100,12 +101,14 @@ class ProviderClient:
         *,
         timeout: float = 5.0,
         ttl: float = 300.0,
+        cooldown: float = 30.0,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.provider = provider
         self._timeout = timeout
         self._ttl = ttl
+        self._cooldown = cooldown
         self._transport = transport
         self._clock = clock
         self._metadata: ProviderMetadata | None = None
@@ -141,7 +144,11 @@ class ProviderClient:
         with self._lock:
             if self._keys is None or self._metadata is None or self._metadata.jwks_uri != metadata.jwks_uri:
                 self._keys = RemoteKeySet(
-                    metadata.jwks_uri, ttl=self._ttl, timeout=self._timeout, transport=self._transport
+                    metadata.jwks_uri,
+                    ttl=self._ttl,
+                    cooldown=self._cooldown,
+                    timeout=self._timeout,
+                    transport=self._transport,
                 )
             self._metadata, self._fetched_at = metadata, self._clock()
         return metadata
@@ -191,20 +198,34 @@ class ProviderClient:
     def keys_sync(self, kid: str | None) -> KeySet:
         """The provider's keys for an ID token whose header names ``kid`` (discovery first when needed).
 
+        A ``kid`` the cached set does not know starts a refetch (at most one per ``cooldown``, the token layer's
+        rule); unlike a resource server, a sign-in waits for it (bounded by ``timeout``), so a provider's key
+        rotation does not fail the logins of the next minutes.
+
         Raises:
             ProviderUnavailable: no keys can be had.
         """
         self.metadata_sync()
+        remote = self._key_set()
         try:
-            return self._key_set().get_sync(kid)
+            keys = remote.get_sync(kid)
+            if kid is not None and kid not in keys:
+                remote.wait_for_fetch_sync()
+                keys = remote.get_sync(kid)
+            return keys
         except Exception:
             raise ProviderUnavailable(reason="keys_unavailable") from None
 
     async def keys(self, kid: str | None) -> KeySet:
         """The async twin of :meth:`keys_sync`."""
         await self.metadata()
+        remote = self._key_set()
         try:
-            return await self._key_set().get(kid)
+            keys = await remote.get(kid)
+            if kid is not None and kid not in keys:
+                await remote.wait_for_fetch()
+                keys = await remote.get(kid)
+            return keys
         except Exception:
             raise ProviderUnavailable(reason="keys_unavailable") from None
 

@@ -44,6 +44,7 @@ class OAuthService:
                 provider,
                 timeout=settings.oauth_timeout_seconds,
                 ttl=settings.jwks_ttl_seconds,
+                cooldown=settings.jwks_refetch_cooldown_seconds,
                 transport=transport,
             )
             for name, provider in self.providers.items()
