@@ -144,7 +144,8 @@ def problem_line(exc: BaseException, settings: Any = None, fetch_reason: str | N
 
 async def startup_problems(auth: Any) -> list[str]:
     """Check what is reachable at start-up: the store answers a ping, the token layer builds (the default key is
-    loaded or created) and the remote key set is fetched (``auth.prepare()``). Returns one line per failure.
+    loaded or created), the remote key set is fetched (``auth.prepare()``) and every OpenID provider to sign in with
+    answers discovery and its keys. Returns one line per failure.
 
     ``auth`` is an :class:`~authhooks.AuthHooks`, or any object with ``prepare`` (and, optionally, ``store``).
     """
@@ -165,6 +166,9 @@ async def startup_problems(auth: Any) -> list[str]:
             except Exception as exc:
                 if not (store_failed and isinstance(exc, StoreError)):  # the same failure, reported above
                     problems.append(problem_line(exc, settings, fetches.reasons[-1] if fetches.reasons else None))
+    check_providers = getattr(getattr(auth, "oauth", None), "check", None)
+    if check_providers is not None:  # the OpenID providers to sign in with: discovery and keys
+        problems.extend(await check_providers())
     return problems
 
 

@@ -141,3 +141,13 @@ def test_the_providers_file_from_the_environment(tmp_path: Path, monkeypatch: py
 
 async def test_api_twins_exist(api: Api) -> None:
     assert await api("sessions", "nobody") == []
+
+
+async def test_start_up_checks_name_a_provider_that_is_down(auth: AuthHooks, fake: FakeProvider) -> None:
+    from authhooks._checks import startup_problems
+
+    assert await startup_problems(auth) == []
+    fresh = OAuthService(auth.settings, [auth.oauth.providers["fake"]], transport=fake.transport)
+    auth.oauth = fresh
+    fake.down = True
+    assert await startup_problems(auth) == ["oauth provider 'fake': discovery or keys failed (provider_unavailable)"]

@@ -11,7 +11,7 @@ import httpx
 
 from authhooks.config import Settings
 from authhooks.oauth.client import ProviderClient
-from authhooks.oauth.errors import ExternalLoginFailed
+from authhooks.oauth.errors import ExternalLoginFailed, ProviderUnavailable
 from authhooks.oauth.providers import OAuthProvider, load_providers
 from authhooks.oauth.tokenbox import TokenBox
 
@@ -76,6 +76,18 @@ class OAuthService:
                 if box is None:
                     box = self._box = TokenBox(self.settings)
         return box
+
+    async def check(self) -> list[str]:
+        """Fetch every provider's discovery document and key set (the start-up checks); one line per provider
+        that failed, naming it and the reason (``provider_unavailable``, ``discovery_mismatch``…), never a URL."""
+        problems = []
+        for name, client in sorted(self._clients.items()):
+            try:
+                await client.metadata()
+                await client.keys(None)
+            except ProviderUnavailable as exc:
+                problems.append(f"oauth provider {name!r}: discovery or keys failed ({exc.reason})")
+        return problems
 
     async def aclose(self) -> None:
         """Stop every provider's background key fetch."""
