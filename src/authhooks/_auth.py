@@ -28,8 +28,6 @@ from authhooks.errors import AuthError, ConfigurationError, HookError
 from authhooks.flows.authorize import authorize, required_tuple
 from authhooks.flows.challenge import Challenge, challenge, validate_subject
 from authhooks.flows.deps import Clock, FlowDeps
-from authhooks.handlers.loading import HandlersSource
-from authhooks.handlers.registration import HandlerSet
 from authhooks.flows.driver import Runtime, run_async, run_sync, shortcut
 from authhooks.flows.effects import FlowCall, FlowGen, RunHooks
 from authhooks.flows.invalidate_token import invalidate_token
@@ -51,6 +49,8 @@ from authhooks.flows.session import (
 )
 from authhooks.flows.validate_token import validate_token
 from authhooks.flows.verify_signature import verify_signature
+from authhooks.handlers.loading import HandlersSource
+from authhooks.handlers.registration import HandlerSet
 from authhooks.hooks.background import BackgroundQueue, BackgroundStats
 from authhooks.hooks.context import HookContext
 from authhooks.hooks.deadlines import run_in_thread, run_in_thread_sync
