@@ -138,7 +138,8 @@ def discovery(issuer: Issuer) -> dict[str, Any]:
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_authlib_client_introspects_and_revokes(issuer: Issuer, method: str) -> None:
-    with warnings.catch_warnings(record=True):  # its import warns (a deprecation of its own httpx module)
+    with warnings.catch_warnings(record=True):  # its import warns: Authlib deprecates its httpx module (httpx2)
+        warnings.simplefilter("ignore")
         from authlib.integrations.httpx_client import OAuth2Client
 
     doc = httpx.get(f"{issuer.url}/.well-known/oauth-authorization-server").json()
