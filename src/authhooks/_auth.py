@@ -820,10 +820,12 @@ class AuthHooks:
         *,
         provider: str | None = None,
         replaces: str | None = None,
+        family: str | None = None,
         request: RequestInfo | None = None,
     ) -> SessionGrant:
-        """Make a browser session for ``principal``, ending ``replaces`` first (rotation; :mod:`authhooks.sessions`)."""
-        return await self.run_flow(create_session(self.deps, principal, provider, replaces), request)
+        """Make a browser session for ``principal``, ending ``replaces`` first (rotation); ``family`` links it to the
+        refresh family of tokens the same login issued (:mod:`authhooks.flows.session`)."""
+        return await self.run_flow(create_session(self.deps, principal, provider, replaces, family), request)
 
     async def validate_session(self, session_id: str, *, request: RequestInfo | None = None) -> ValidSession:
         """The live session a cookie names (touched), or :class:`~authhooks.sessions.InvalidSession`."""

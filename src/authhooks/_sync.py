@@ -234,10 +234,12 @@ class SyncAuthHooks:
         *,
         provider: str | None = None,
         replaces: str | None = None,
+        family: str | None = None,
         request: RequestInfo | None = None,
     ) -> SessionGrant:
         """Blocking :meth:`AuthHooks.create_session`."""
-        return self._auth.run_flow_sync(create_session(self._auth.deps, principal, provider, replaces), request)
+        call = create_session(self._auth.deps, principal, provider, replaces, family)
+        return self._auth.run_flow_sync(call, request)
 
     def validate_session(self, session_id: str, *, request: RequestInfo | None = None) -> ValidSession:
         """Blocking :meth:`AuthHooks.validate_session`."""

@@ -146,6 +146,8 @@ class SessionRecord:
         expires_at: ``created_at`` plus the absolute timeout.
         csrf: the session's CSRF token.
         provider: the OpenID provider of the login, if any.
+        family: the refresh family (``sid``) of tokens issued by the same login, if any: ending the session ends
+            it, and ending it (a logout with the token) ends the session.
     """
 
     subject: str
@@ -156,6 +158,7 @@ class SessionRecord:
     expires_at: float
     csrf: str
     provider: str | None = None
+    family: str | None = None
 
     def to_bytes(self) -> bytes:
         """The stored form."""
@@ -169,6 +172,7 @@ class SessionRecord:
                 "expires": self.expires_at,
                 "csrf": self.csrf,
                 "provider": self.provider,
+                "family": self.family,
             },
             separators=(",", ":"),
         ).encode("utf-8")
@@ -192,6 +196,7 @@ class SessionRecord:
             float(data["expires"]),
             data["csrf"],
             data.get("provider"),
+            data.get("family"),
         )
 
     def principal(self, handle: str) -> Principal:

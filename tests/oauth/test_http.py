@@ -165,3 +165,37 @@ async def test_a_challenge_login_may_set_a_session_and_rotates_the_old_one(clien
         assert len(await engine.sessions(key.subject)) == 1  # the second login ended the first session
     plain = await client.post("/auth/login", json={**body})
     assert plain.status_code == 400  # the challenge was used: a login never reuses one
+
+
+async def test_one_login_one_logout_whatever_the_client_sends(client: Any) -> None:
+    """A login that made tokens and a session: a logout with either ends both."""
+    from flows._identity import Ed25519Key
+
+    key = Ed25519Key()
+
+    async def login() -> dict[str, Any]:
+        challenge = (await client.post("/auth/challenge", json={"subject": key.subject})).json()
+        body = {"subject": key.subject, "challenge": challenge["nonce"], "signature": key.sign(challenge["message"])}
+        response = await client.post("/auth/login", json={**body, "session": "true"})
+        assert response.status_code == 200
+        return dict(response.json())
+
+    def bearer(pair: dict[str, Any]) -> dict[str, str]:
+        return {"authorization": f"Bearer {pair['access_token']}"}
+
+    # a logout with the session cookie ends the tokens of the same login
+    pair = await login()
+    assert (await client.get("/api/me", headers=bearer(pair))).status_code == 200
+    csrf = client.cookies.get("__Host-authhooks_csrf")
+    assert (await client.post("/auth/logout", headers={"x-csrf-token": csrf})).status_code == 204
+    assert (await client.get("/api/me", headers=bearer(pair))).status_code == 401
+    refreshed = await client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert refreshed.status_code == 400
+    # a logout with the token alone (no cookie sent) ends the session of the same login
+    pair = await login()
+    assert (await client.get("/me")).status_code == 200
+    jar = dict(client.cookies)
+    client.cookies.clear()
+    assert (await client.post("/auth/logout", headers=bearer(pair))).status_code == 204
+    client.cookies.update(jar)
+    assert (await client.get("/me")).status_code == 401

@@ -6,17 +6,22 @@ Points:
   session the request came with (rotation), that one first ends with ``reason`` ``rotated``.
 - ``session.validated`` (decision): a cookie named a live session (:func:`validate_session`): hooks may enrich
   the ``principal`` or deny the request (the session lives on).
-- ``session.ended`` (notification): ``reason`` ``logout``, ``rotated``, ``revoked`` (:func:`end_sessions`),
-  ``idle_timeout`` or ``absolute_timeout``.
+- ``session.ended`` (notification): ``reason`` ``logout``, ``rotated``, ``revoked`` (:func:`end_sessions`, or the
+  login's tokens were invalidated), ``idle_timeout`` or ``absolute_timeout``.
 - ``session.failed`` (notification): a cookie was refused (``session_malformed``, ``session_unknown``,
   ``idle_timeout``, ``absolute_timeout``).
 
 Every instance reads the same store, and nothing about a session is cached in a process: a session ended in
 one instance is refused by every other at its next request.
+
+A session made by a login that also issued tokens records their refresh family: a logout (or ``end_sessions``)
+ends that family too (its refresh tokens and access tokens), and a session whose family was ended (a logout with
+the token) is refused and ends — one login, one logout, whatever the client sends.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +30,7 @@ from authhooks.errors import AuthError, HookError
 from authhooks.events import Flow
 from authhooks.flows.deps import FlowDeps
 from authhooks.flows.effects import FlowGen, Note, RunHooks, StoreCall, flow
+from authhooks.flows.revocation import revoke_family
 from authhooks.hooks.points import CATALOGUE
 from authhooks.records import Principal
 from authhooks.sessions import (
@@ -54,9 +60,14 @@ class ValidSession:
     csrf: str
 
 
-def _end(digest: str, record: SessionRecord | None, reason: str) -> FlowGen[bool]:
-    """Delete one session and fire ``session.ended`` when it existed."""
+def _end(
+    deps: FlowDeps, digest: str, record: SessionRecord | None, reason: str, end_login: bool = False
+) -> FlowGen[bool]:
+    """Delete one session (and, with ``end_login``, its login's refresh family) and fire ``session.ended`` when it
+    existed."""
     existed = yield StoreCall("delete", (session_key(digest),))
+    if end_login and record is not None and record.family is not None:
+        yield from revoke_family(deps, record.family, float(deps.settings.refresh_ttl_seconds))
     if record is not None:
         yield StoreCall("srem", (subject_key(record.subject), digest))
         if existed:
@@ -77,10 +88,15 @@ def _lookup(session_id: str) -> FlowGen[tuple[str, SessionRecord | None]]:
 
 @flow(Flow.SESSION)
 def create_session(
-    deps: FlowDeps, principal: Principal, provider: str | None = None, replaces: str | None = None
+    deps: FlowDeps,
+    principal: Principal,
+    provider: str | None = None,
+    replaces: str | None = None,
+    family: str | None = None,
 ) -> FlowGen[SessionGrant]:
     """Make a session for ``principal``; end ``replaces`` (the id the request came with, if any) first, so a login
-    or reauthentication never keeps an id that existed before it (fixation).
+    or reauthentication never keeps an id that existed before it (fixation). ``family`` is the refresh family of
+    tokens the same login issued (see the module docstring).
 
     The record expires from the store after the idle timeout (each use pushes it on) and never outlives the
     absolute timeout; the subject's set of sessions lets :func:`end_sessions` find them all.
@@ -89,7 +105,7 @@ def create_session(
     if replaces is not None and well_formed(replaces):
         digest, old = yield from _lookup(replaces)
         if old is not None:
-            yield from _end(digest, old, "rotated")
+            yield from _end(deps, digest, old, "rotated")
     now = deps.now()
     session_id = new_session_id()
     digest = hash_session_id(session_id)
@@ -102,6 +118,7 @@ def create_session(
         now + settings.session_absolute_seconds,
         secrets.token_urlsafe(24),
         provider,
+        family,
     )
     ttl = float(min(settings.session_idle_seconds, settings.session_absolute_seconds))
     yield Note(subject=principal.subject)
@@ -132,24 +149,18 @@ def validate_session(deps: FlowDeps, session_id: str) -> FlowGen[ValidSession]:
         now = deps.now()
         settings = deps.settings
         if now >= record.expires_at:
-            yield from _end(digest, record, "absolute_timeout")
+            yield from _end(deps, digest, record, "absolute_timeout")
             raise InvalidSession(reason="absolute_timeout")
         if now - record.seen_at >= settings.session_idle_seconds:
-            yield from _end(digest, record, "idle_timeout")
+            yield from _end(deps, digest, record, "idle_timeout")
             raise InvalidSession(reason="idle_timeout")
+        if record.family is not None and (yield StoreCall("get", (f"family:{record.family}:revoked",))) is not None:
+            yield from _end(deps, digest, record, "revoked")  # the login's tokens were invalidated: so is it
+            raise InvalidSession(reason="session_revoked")
         # A write per request would cost the store more than it buys: the idle clock moves in steps of a
         # twentieth of the idle timeout (at most 5 % early).
         if now - record.seen_at >= settings.session_idle_seconds / 20:
-            touched = SessionRecord(
-                record.subject,
-                record.claims,
-                record.scopes,
-                record.created_at,
-                now,
-                record.expires_at,
-                record.csrf,
-                record.provider,
-            )
+            touched = dataclasses.replace(record, seen_at=now)
             ttl = max(1.0, min(float(settings.session_idle_seconds), record.expires_at - now))
             yield StoreCall("set", (session_key(digest), touched.to_bytes(), ttl))
             record = touched
@@ -188,7 +199,7 @@ def end_session(
             record = None
     if record is not None:
         yield Note(subject=record.subject)
-    return (yield from _end(digest, record, reason))
+    return (yield from _end(deps, digest, record, reason, end_login=True))
 
 
 @flow(Flow.SESSION)
@@ -227,7 +238,7 @@ def end_sessions(deps: FlowDeps, subject: str, reason: str = "revoked") -> FlowG
                 record = None
         if record is not None and record.subject != subject:
             continue
-        if (yield from _end(digest, record, reason)):
+        if (yield from _end(deps, digest, record, reason, end_login=True)):
             ended += 1
         yield StoreCall("srem", (subject_key(subject), digest))
     return ended

@@ -255,7 +255,9 @@ class SessionWeb:
         claims = {k: v for k, v in issued.claims.items() if k not in _TOKEN_CLAIMS}
         principal = Principal(issued.subject, claims=claims, scopes=issued.scopes)
         replaces = cookies(req.headers).get(self.cookie)
-        grant = yield call("create_session", principal, replaces=replaces, request=req.info)
+        family = issued.claims.get("sid")  # the login's refresh family: one logout ends both
+        family = family if isinstance(family, str) else None
+        grant = yield call("create_session", principal, replaces=replaces, family=family, request=req.info)
         return self.grant_cookies(grant.session_id, grant.csrf)
 
     def logout(self, req: RouteRequest) -> Steps[list[tuple[bytes, bytes]] | None]:
