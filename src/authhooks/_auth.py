@@ -45,6 +45,7 @@ from authhooks.flows.session import (
     end_session,
     end_sessions,
     list_sessions,
+    rotate_session,
     validate_session,
 )
 from authhooks.flows.validate_token import validate_token
@@ -826,6 +827,11 @@ class AuthHooks:
         """Make a browser session for ``principal``, ending ``replaces`` first (rotation); ``family`` links it to the
         refresh family of tokens the same login issued (:mod:`authhooks.flows.session`)."""
         return await self.run_flow(create_session(self.deps, principal, provider, replaces, family), request)
+
+    async def rotate_session(self, session_id: str, *, request: RequestInfo | None = None) -> SessionGrant:
+        """A new id for the live session ``session_id`` names, the old one ended: call it after a
+        reauthentication and set the new cookies (:func:`authhooks.sessions.grant_cookies`)."""
+        return await self.run_flow(rotate_session(self.deps, session_id), request)
 
     async def validate_session(self, session_id: str, *, request: RequestInfo | None = None) -> ValidSession:
         """The live session a cookie names (touched), or :class:`~authhooks.sessions.InvalidSession`."""

@@ -29,6 +29,7 @@ from authhooks.flows.session import (
     end_session,
     end_sessions,
     list_sessions,
+    rotate_session,
     validate_session,
 )
 from authhooks.flows.validate_token import validate_token
@@ -240,6 +241,10 @@ class SyncAuthHooks:
         """Blocking :meth:`AuthHooks.create_session`."""
         call = create_session(self._auth.deps, principal, provider, replaces, family)
         return self._auth.run_flow_sync(call, request)
+
+    def rotate_session(self, session_id: str, *, request: RequestInfo | None = None) -> SessionGrant:
+        """Blocking :meth:`AuthHooks.rotate_session`."""
+        return self._auth.run_flow_sync(rotate_session(self._auth.deps, session_id), request)
 
     def validate_session(self, session_id: str, *, request: RequestInfo | None = None) -> ValidSession:
         """Blocking :meth:`AuthHooks.validate_session`."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from authhooks.config import Settings
 from authhooks.errors import AuthError
 from authhooks.records import Principal
 
@@ -48,6 +49,7 @@ __all__ = [
     "SessionRecord",
     "check_csrf",
     "cookie_name",
+    "grant_cookies",
     "csrf_cookie_name",
     "hash_session_id",
     "new_session_id",
@@ -252,6 +254,18 @@ class SessionGrant:
 
     def __repr__(self) -> str:
         return f"SessionGrant(handle={self.info.handle[:12]!r}, subject={self.info.subject!r})"
+
+
+def grant_cookies(grant: SessionGrant, settings: Settings) -> list[str]:
+    """The ``Set-Cookie`` values that hand ``grant`` to the browser: the session id (``HttpOnly``) and the CSRF
+    token (readable by scripts), each for the absolute timeout (what the middleware sends after a login; an app sets
+    them itself after :meth:`AuthHooks.rotate_session`)."""
+    insecure = settings.session_insecure_cookie
+    age = settings.session_absolute_seconds
+    return [
+        session_cookie(cookie_name(insecure), grant.session_id, age, insecure=insecure),
+        session_cookie(csrf_cookie_name(insecure), grant.csrf, age, http_only=False, insecure=insecure),
+    ]
 
 
 def check_csrf(

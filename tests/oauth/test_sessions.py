@@ -181,3 +181,21 @@ def test_the_cookie_attributes() -> None:
     assert session_cookie("authhooks_session", "v", 0, insecure=True) == (
         "authhooks_session=v; Path=/; SameSite=Lax; Max-Age=0; HttpOnly"
     )
+
+
+async def test_rotation_after_a_reauthentication(auth: AuthHooks, api: Api, clock: Clock) -> None:
+    from authhooks.sessions import grant_cookies
+
+    first = await api("create_session", ALICE)
+    clock.skew = 100
+    second = await api("rotate_session", first.session_id)
+    assert second.session_id != first.session_id and second.csrf != first.csrf
+    await _refused(api, first.session_id, "session_unknown")
+    valid = await api("validate_session", second.session_id)
+    assert valid.principal.subject == "alice" and valid.principal.scopes == {"orders"}
+    assert valid.info.created_at == pytest.approx(first.info.created_at + 100, abs=5)  # the timeouts start again
+    with pytest.raises(InvalidSession):
+        await api("rotate_session", first.session_id)
+    cookies = grant_cookies(second, auth.settings)
+    assert cookies[0].startswith(f"__Host-authhooks_session={second.session_id};") and "HttpOnly" in cookies[0]
+    assert cookies[1].startswith(f"__Host-authhooks_csrf={second.csrf};") and "HttpOnly" not in cookies[1]

@@ -45,7 +45,16 @@ from authhooks.sessions import (
     well_formed,
 )
 
-__all__ = ["ValidSession", "create_session", "end_session", "end_sessions", "list_sessions", "validate_session"]
+__all__ = [
+    "ValidSession",
+    "create_session",
+    "end_session",
+    "end_sessions",
+    "list_sessions",
+    "new_session",
+    "rotate_session",
+    "validate_session",
+]
 
 _CREATED, _VALIDATED = CATALOGUE["session.created"], CATALOGUE["session.validated"]
 _ENDED, _FAILED = CATALOGUE["session.ended"], CATALOGUE["session.failed"]
@@ -86,8 +95,7 @@ def _lookup(session_id: str) -> FlowGen[tuple[str, SessionRecord | None]]:
         return digest, None
 
 
-@flow(Flow.SESSION)
-def create_session(
+def new_session(
     deps: FlowDeps,
     principal: Principal,
     provider: str | None = None,
@@ -128,6 +136,10 @@ def create_session(
     granted = record.principal(digest)
     yield RunHooks(_CREATED, {"subject": principal.subject, "principal": granted, "session": info})
     return SessionGrant(session_id, record.csrf, info, granted)
+
+
+create_session = flow(Flow.SESSION)(new_session)
+"""The ``session`` flow making a session (:func:`new_session`'s steps, run as a flow of its own)."""
 
 
 @flow(Flow.SESSION)
@@ -175,6 +187,25 @@ def validate_session(deps: FlowDeps, session_id: str) -> FlowGen[ValidSession]:
         yield Note(reason=exc.reason)
         yield RunHooks(_FAILED, {"reason": exc.reason, "error": exc})
         raise
+
+
+@flow(Flow.SESSION)
+def rotate_session(deps: FlowDeps, session_id: str) -> FlowGen[SessionGrant]:
+    """Replace the live session ``session_id`` names by a new id for the same login (after a reauthentication:
+    OWASP's "renew the session ID after any privilege level change"); the old id ends (``rotated``), the timeouts
+    start again, the CSRF token is new.
+
+    Raises:
+        InvalidSession: no live session behind ``session_id``.
+    """
+    if not well_formed(session_id):
+        raise InvalidSession(reason="session_malformed")
+    _, record = yield from _lookup(session_id)
+    if record is None or deps.now() >= record.expires_at:
+        raise InvalidSession(reason="session_unknown")
+    principal = Principal(record.subject, claims=record.claims, scopes=record.scopes)
+    grant: SessionGrant = yield from new_session(deps, principal, record.provider, session_id, record.family)
+    return grant
 
 
 @flow(Flow.SESSION)

@@ -37,9 +37,11 @@ from authhooks.sessions import (
     CSRF_FIELD,
     CSRF_HEADER,
     SAFE_METHODS,
+    SessionGrant,
     check_csrf,
     cookie_name,
     csrf_cookie_name,
+    grant_cookies,
     session_cookie,
 )
 
@@ -108,6 +110,7 @@ class SessionWeb:
     def __init__(
         self, settings: Settings, prefix: str, providers: Sequence[str], responses: Responses, max_body_bytes: int
     ) -> None:
+        self._settings = settings
         self.enabled = settings.sessions
         insecure = settings.session_insecure_cookie
         self.insecure = insecure
@@ -174,16 +177,9 @@ class SessionWeb:
 
     # -- cookies ---------------------------------------------------------------------------------------------
 
-    def grant_cookies(self, session_id: str, csrf: str) -> list[tuple[bytes, bytes]]:
+    def grant_cookies(self, grant: SessionGrant) -> list[tuple[bytes, bytes]]:
         """``Set-Cookie`` headers for a new session (and its CSRF token, readable by scripts)."""
-        age = self.absolute
-        return [
-            (b"set-cookie", session_cookie(self.cookie, session_id, age, insecure=self.insecure).encode("ascii")),
-            (
-                b"set-cookie",
-                session_cookie(self.csrf_cookie, csrf, age, http_only=False, insecure=self.insecure).encode("ascii"),
-            ),
-        ]
+        return [(b"set-cookie", value.encode("ascii")) for value in grant_cookies(grant, self._settings)]
 
     def clear_cookies(self) -> list[tuple[bytes, bytes]]:
         """``Set-Cookie`` headers that delete the session and CSRF cookies."""
@@ -243,7 +239,7 @@ class SessionWeb:
                 (b"location", done.return_to.encode("ascii")),
                 (b"cache-control", b"no-store"),
                 clear_binding,
-                *self.grant_cookies(grant.session_id, grant.csrf),
+                *self.grant_cookies(grant),
             ]
             return build(303, headers)
         return json_response(200, done.login.tokens.as_dict(), extra=[clear_binding])
@@ -258,7 +254,7 @@ class SessionWeb:
         family = issued.claims.get("sid")  # the login's refresh family: one logout ends both
         family = family if isinstance(family, str) else None
         grant = yield call("create_session", principal, replaces=replaces, family=family, request=req.info)
-        return self.grant_cookies(grant.session_id, grant.csrf)
+        return self.grant_cookies(grant)
 
     def logout(self, req: RouteRequest) -> Steps[list[tuple[bytes, bytes]] | None]:
         """End the session the request's cookie names (in every instance), after the cross-site check (the CSRF
