@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qsl
 
 from authhooks.config import Settings
@@ -54,19 +53,21 @@ _TOKEN_CLAIMS = frozenset({"iss", "aud", "exp", "nbf", "iat", "jti", "sid", "sco
 
 
 def cookies(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
-    """The request's cookies by name (RFC 6265 §5.4); a malformed ``Cookie`` header counts as none; the first
-    of two cookies of one name wins (the one with the longest path, as browsers order them)."""
+    """The request's cookies by name (RFC 6265 §5.4: ``name=value`` pairs separated by ``;``, a value in double
+    quotes unquoted); the first of two cookies of one name wins (the one with the longest path, as browsers order
+    them). Anything else in the header is skipped, never an error."""
     found: dict[str, str] = {}
     for key, value in headers:
         if key != b"cookie":
             continue
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(value.decode("latin-1"))
-        except CookieError:
-            continue
-        for name, morsel in jar.items():
-            found.setdefault(name, morsel.value)
+        for part in value.decode("latin-1").split(";"):
+            name, sep, text = part.strip().partition("=")
+            if not sep or not name or name in found:
+                continue
+            text = text.strip()
+            if len(text) >= 2 and text[0] == text[-1] == '"':
+                text = text[1:-1]
+            found[name] = text
     return found
 
 
