@@ -199,3 +199,12 @@ async def test_one_login_one_logout_whatever_the_client_sends(client: Any) -> No
     assert (await client.post("/auth/logout", headers=bearer(pair))).status_code == 204
     client.cookies.update(jar)
     assert (await client.get("/me")).status_code == 401
+
+
+async def test_a_callback_repeating_a_parameter_is_refused(client: Any, fake: FakeProvider) -> None:
+    start = await client.get("/auth/oauth/fake/start")
+    params = fake.consent(start.headers["location"])
+    query = urlencode(params) + "&state=" + params["state"]
+    page = await client.get(f"/auth/oauth/fake/callback?{query}")
+    assert page.status_code == 400 and "repeats a parameter" in page.text
+    assert (await client.get(f"/auth/oauth/fake/callback?{urlencode(params)}")).status_code == 303  # state unspent

@@ -250,3 +250,8 @@ async def test_a_provider_key_rotation_does_not_fail_the_next_sign_in(
     fake.key = Key.generate("RS256", kid="k2")  # the provider rotated to a new kid
     assert await sign_in() == "fake:user-42"
     await auth.aclose(timeout=2.0)
+
+
+async def test_a_subject_with_control_characters_is_refused(auth: AuthHooks, fake: FakeProvider, api: Api) -> None:
+    started = await _start(api)
+    await _fails(api, fake.consent(started.url, subject="bob\nadmin"), started.binding, "id_token_invalid")

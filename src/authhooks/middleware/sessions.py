@@ -197,7 +197,10 @@ class SessionWeb:
         query = req.query
         if len(query) > _MAX_QUERY:
             return _page(400, "Sign-in failed", "The request is too long.")
-        params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=False))
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=False)
+        params = dict(pairs)
+        if len(params) != len(pairs):  # RFC 6749 §3.1: a parameter must not be included more than once
+            return _page(400, "Sign-in failed", "The request repeats a parameter (invalid_request).")
         try:
             if step == "start":
                 return (yield from self._start(req, provider, params))

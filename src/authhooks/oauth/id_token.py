@@ -12,7 +12,7 @@ Rules, each failure an :class:`~authhooks.oauth.errors.ExternalLoginFailed` with
 5. ``nonce`` equals the one sent in the authorization request (step 11) — ``nonce_mismatch``;
 6. ``at_hash``, when present, is the left half of the access token's hash under the algorithm's hash function,
    base64url (§3.1.3.8; §3.2.2.9) — ``at_hash_mismatch``;
-7. ``sub`` is a string of 1 to 255 characters (§2) — ``id_token_invalid``.
+7. ``sub`` is a string of 1 to 255 characters (§2), without control characters — ``id_token_invalid``.
 """
 
 from __future__ import annotations
@@ -113,6 +113,6 @@ def validate_id_token(
         ):
             raise ExternalLoginFailed(reason="at_hash_mismatch")
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not 1 <= len(sub) <= 255:
+    if not isinstance(sub, str) or not 1 <= len(sub) <= 255 or not sub.isprintable():
         raise ExternalLoginFailed(reason="id_token_invalid")
     return claims
