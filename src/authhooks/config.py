@@ -215,7 +215,8 @@ class Settings:
     )
     instrument_asgi: bool = _setting(False, "Wrap the app in opentelemetry-instrumentation-asgi.")
     instrument_wsgi: bool = _setting(
-        False, "Wrap the WSGI app in opentelemetry-instrumentation-wsgi (the `wsgi` extra), so flow spans nest under it."
+        False,
+        "Wrap the WSGI app in opentelemetry-instrumentation-wsgi (the `wsgi` extra), so flow spans nest under it.",
     )
     strict_startup: bool = _setting(
         False,
