@@ -10,6 +10,8 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from authhooks import ConfigurationError, InvalidRequest, Settings
 from authhooks.clients import (
@@ -337,3 +339,27 @@ def test_authhooks_config_refuses_bad_clients_and_public_url(
     monkeypatch.setenv("AUTHHOOKS_PUBLIC_URL", "http://public.example")
     assert main(["config"]) == 2
     assert "AUTHHOOKS_PUBLIC_URL: must use https" in capsys.readouterr().err
+
+
+# -- properties ---------------------------------------------------------------------------------------------------
+
+VSCHAR_IDS = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=40)
+
+
+@given(client_id=VSCHAR_IDS, secret=st.text(min_size=1, max_size=60))
+def test_form_encoded_basic_credentials_round_trip(client_id: str, secret: str) -> None:
+    """RFC 6749 §2.3.1 encoding, then Basic, then parsing gives back exactly the pair."""
+    creds = client_credentials([basic(client_id, secret)], {})
+    assert creds is not None
+    assert (creds.client_id, creds.secret.get_secret_value()) == (client_id, secret)
+
+
+@given(payload=st.binary(max_size=200), scheme=st.sampled_from([b"Basic ", b"basic ", b"BASIC  "]))
+def test_any_basic_header_is_parsed_or_refused_precisely(payload: bytes, scheme: bytes) -> None:
+    """Hostile input: a Basic header of any bytes yields credentials or InvalidClient, nothing else."""
+    try:
+        creds = client_credentials([scheme + base64.b64encode(payload)], {})
+    except InvalidClient:
+        assert b":" not in payload
+        return
+    assert creds is not None and b":" in payload and creds.method == "client_secret_basic"
