@@ -132,8 +132,8 @@ def test_sign_in_with_a_real_browser(app_server: tuple[str, OidcProvider]) -> No
             # the provider's own login page (devInteractions: any login name and password), then consent
             page.locator("input[name=login]").fill("alice")
             page.locator("input[name=password]").fill("wonderland")
-            page.locator("button[type=submit]").click()
-            page.locator("button[type=submit]").click()  # consent
+            page.get_by_role("button", name="Sign-in").click()
+            page.get_by_role("button", name="Continue").click()  # the consent page (waited for by its button)
             page.wait_for_url(f"{app_url}/account")
             assert page.locator("#subject").inner_text() == "idp:alice"
             cookies = {c["name"]: c for c in context.cookies(app_url)}
