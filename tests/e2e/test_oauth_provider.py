@@ -281,3 +281,29 @@ async def test_provider_down_is_a_clear_page(tmp_path: Path, provider: OidcProvi
     finally:
         provider.start()
     await cold.aclose(timeout=2.0)
+
+
+def test_sign_in_under_the_wsgi_driver(tmp_path: Path, provider: OidcProvider) -> None:
+    """The same sign-in with the blocking twins: WSGI middleware, sync discovery, token request and key fetch."""
+    from authhooks.middleware.wsgi import PRINCIPAL_KEY, AuthHooksWSGIMiddleware
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = json.dumps({"subject": environ[PRINCIPAL_KEY].subject}).encode()
+        start_response("200 OK", [("content-type", "application/json"), ("content-length", str(len(body)))])
+        return [body]
+
+    auth = AuthHooks(store_url="memory://", state_dir=tmp_path, telemetry=False, sessions=True)
+    auth.oauth = OAuthService(auth.settings, providers(provider))
+    wsgi = AuthHooksWSGIMiddleware(app, auth=auth, protect=["/me"])
+    try:
+        with httpx.Client(transport=httpx.WSGITransport(app=wsgi), base_url=APP) as client:
+            start = client.get("/auth/oauth/idp/start?return_to=/me")
+            assert start.status_code == 302
+            done = client.get(_path(_login_at_provider(provider, start.headers["location"])))
+            assert done.status_code == 303, done.text
+            assert client.get("/me").json()["subject"] == "idp:alice"
+            csrf = client.cookies["__Host-authhooks_csrf"]
+            assert client.post("/auth/logout", headers={"x-csrf-token": csrf}).status_code == 204
+            assert client.get("/me").status_code == 401
+    finally:
+        wsgi.close()
