@@ -38,6 +38,7 @@ class FakeProvider:
     nonce: str | None = None
     at_hash: str | None = None
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    iss_in_response: bool = True
 
     @property
     def transport(self) -> httpx.MockTransport:
@@ -103,6 +104,7 @@ class FakeProvider:
                     "authorization_endpoint": f"{ISSUER}/authorize",
                     "token_endpoint": f"{ISSUER}/token",
                     "jwks_uri": f"{ISSUER}/jwks",
+                    "authorization_response_iss_parameter_supported": self.iss_in_response,
                 },
             )
         if path == "/jwks":

@@ -11,7 +11,7 @@ import pytest
 from authhooks import AuthHooks, Deny, Principal
 from authhooks.oauth import ExternalLoginFailed, ProviderUnavailable
 from authhooks.oauth.records import pkce_challenge, state_key
-from oauth._fake_provider import FakeProvider
+from oauth._fake_provider import ISSUER, FakeProvider
 from oauth.conftest import Api
 
 
@@ -190,7 +190,22 @@ async def test_provider_errors_and_issuer_mix_up(auth: AuthHooks, fake: FakeProv
     params = fake.consent(started.url)
     await _fails(api, {**params, "iss": "https://other.test"}, started.binding, "issuer_mismatch")
     started = await _start(api)
-    await _fails(api, {"state": started.state}, started.binding, "code_missing")
+    await _fails(api, {"state": started.state, "iss": ISSUER}, started.binding, "code_missing")
+    started = await _start(api)
+    without_iss = {k: v for k, v in fake.consent(started.url).items() if k != "iss"}
+    await _fails(api, without_iss, started.binding, "issuer_mismatch")  # the provider promised it (RFC 9207)
+
+
+async def test_a_provider_that_does_not_send_iss(tmp_path: Any, clock: Any) -> None:
+    from oauth.conftest import make_engine
+
+    fake = FakeProvider(iss_in_response=False)
+    auth = make_engine(tmp_path, fake, clock)
+    started = await auth.oauth_authorize("fake", redirect_uri="https://app.test/cb")
+    params = {k: v for k, v in fake.consent(started.url).items() if k != "iss"}
+    done = await auth.oauth_callback("fake", params, binding=started.binding)
+    assert done.login.principal.subject == "fake:user-42"
+    await auth.aclose(timeout=2.0)
 
 
 async def test_provider_down_is_a_502_not_a_fault(auth: AuthHooks, fake: FakeProvider, api: Api) -> None:

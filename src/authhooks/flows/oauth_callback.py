@@ -5,8 +5,9 @@
    with the same ``state`` exactly one proceeds; an unknown, expired or replayed ``state`` is
    ``state_unknown``); it must belong to this provider and, when the start set one, to this browser
    (``state_mismatch``);
-3. an ``error`` from the provider is ``provider_error`` (RFC 6749 §4.1.2.1); an ``iss`` other than the issuer is
-   ``issuer_mismatch`` (RFC 9207 §2.4); no ``code`` is ``code_missing``;
+3. an ``error`` from the provider is ``provider_error`` (RFC 6749 §4.1.2.1); an ``iss`` other than the issuer, or
+   none from a provider whose metadata promises it, is ``issuer_mismatch`` (RFC 9207 §2.4, a mix-up defence); no
+   ``code`` is ``code_missing``;
 4. the nested ``oauth_exchange`` flow trades the code and validates the ID token;
 5. the nested ``login`` flow (:func:`~authhooks.flows.oauth_login.external_login`) makes a session or tokens;
 6. with ``keep_tokens``, the provider's tokens are stored encrypted under the local subject;
@@ -21,12 +22,13 @@ from typing import Any
 
 from authhooks.events import Flow
 from authhooks.flows.deps import FlowDeps
-from authhooks.flows.effects import FlowGen, Note, RunHooks, StoreCall, SubFlow, flow
+from authhooks.flows.effects import Call, FlowGen, Note, RunHooks, StoreCall, SubFlow, flow
 from authhooks.flows.login import failure_reason
 from authhooks.flows.oauth_exchange import oauth_exchange
 from authhooks.flows.oauth_login import LoginResult, external_login
 from authhooks.flows.oauth_refresh import tokens_key
 from authhooks.hooks.points import CATALOGUE
+from authhooks.oauth.client import ProviderMetadata
 from authhooks.oauth.errors import ExternalLoginFailed
 from authhooks.oauth.records import ExternalIdentity, PendingLogin, ProviderTokens, state_key
 from authhooks.oauth.service import OAuthService
@@ -98,8 +100,9 @@ def oauth_callback(
             raise ExternalLoginFailed(reason="state_mismatch")
         if "error" in params:
             raise ExternalLoginFailed(reason="provider_error")
+        metadata: ProviderMetadata = yield Call(client.metadata_sync, client.metadata)
         iss = params.get("iss")
-        if iss is not None and iss != client.provider.issuer:
+        if (iss is None and metadata.iss_in_response) or (iss is not None and iss != metadata.issuer):
             raise ExternalLoginFailed(reason="issuer_mismatch")
         code = params.get("code")
         if not isinstance(code, str) or not code or len(code) > MAX_PARAM_CHARS:

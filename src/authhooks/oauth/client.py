@@ -43,12 +43,14 @@ MAX_DOCUMENT_BYTES = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class ProviderMetadata:
-    """What the flows need from a discovery document (OpenID Connect Discovery 1.0 §3)."""
+    """What the flows need from a discovery document (OpenID Connect Discovery 1.0 §3; RFC 9207 §3 for
+    ``iss_in_response``: the provider names itself in every authorization response)."""
 
     issuer: str
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
+    iss_in_response: bool = False
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], issuer: str) -> ProviderMetadata:
@@ -68,7 +70,10 @@ class ProviderMetadata:
                 values.append(check_key_url(url))
             except ConfigurationError:
                 raise ProviderUnavailable(reason="discovery_invalid") from None
-        return cls(issuer, *values)
+        authorization, token, jwks = values
+        return cls(
+            issuer, authorization, token, jwks, document.get("authorization_response_iss_parameter_supported") is True
+        )
 
 
 def _object(response: httpx.Response) -> dict[str, Any]:
