@@ -208,3 +208,19 @@ async def test_a_callback_repeating_a_parameter_is_refused(client: Any, fake: Fa
     page = await client.get(f"/auth/oauth/fake/callback?{query}")
     assert page.status_code == 400 and "repeats a parameter" in page.text
     assert (await client.get(f"/auth/oauth/fake/callback?{urlencode(params)}")).status_code == 303  # state unspent
+
+
+async def test_the_development_cookie_on_plain_http(tmp_path: Path, fake: FakeProvider, clock: Clock) -> None:
+    """AUTHHOOKS_SESSION_INSECURE_COOKIE: names without __Host-, no Secure, for plain http in development."""
+    auth = make_engine(tmp_path, fake, clock, settings={"session_insecure_cookie": True})
+    app = Starlette(routes=[Route("/me", _me, methods=["GET", "POST"])])
+    transport = httpx.ASGITransport(app=AuthHooksMiddleware(app, auth=auth, protect=["/me"]))
+    async with httpx.AsyncClient(transport=transport, base_url="http://dev.test") as client:
+        start = await client.get("/auth/oauth/fake/start")
+        assert "authhooks_oauth=" in start.headers["set-cookie"] and "Secure" not in start.headers["set-cookie"]
+        done = await client.get(f"/auth/oauth/fake/callback?{urlencode(fake.consent(start.headers['location']))}")
+        assert done.status_code == 303
+        session = next(c for c in done.headers.get_list("set-cookie") if c.startswith("authhooks_session="))
+        assert "Secure" not in session and "HttpOnly" in session
+        assert (await client.get("/me")).json()["subject"] == "fake:user-42"
+    await auth.aclose(timeout=2.0)
