@@ -289,6 +289,24 @@ def _check_handlers(settings: Settings) -> Check:
     )
 
 
+async def _check_providers(settings: Settings) -> Check:
+    if settings.oauth_providers_file is None:
+        return Check("oauth providers", "skipped", "AUTHHOOKS_OAUTH_PROVIDERS_FILE is not set")
+    from authhooks.oauth.service import OAuthService
+
+    try:
+        service = OAuthService(settings)
+    except ConfigurationError as exc:
+        return Check("oauth providers", "failed", problem_line(exc, settings))
+    try:
+        problems = await service.check()
+    finally:
+        await service.aclose()
+    if problems:
+        return Check("oauth providers", "failed", "; ".join(problems))
+    return Check("oauth providers", "ok", f"{', '.join(sorted(service.providers))}: discovery and keys fetched")
+
+
 def _check_telemetry(settings: Settings, environ: Mapping[str, str]) -> Check:
     exporters = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
@@ -330,6 +348,7 @@ async def doctor(environ: Mapping[str, str] | None = None) -> list[Check]:
     checks.append(await _check_store(settings))
     checks.append(await _check_key_set(settings))
     checks.append(_check_handlers(settings))
+    checks.append(await _check_providers(settings))
     checks.append(_check_telemetry(settings, env))
     return checks
 

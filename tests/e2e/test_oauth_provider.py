@@ -307,3 +307,13 @@ def test_sign_in_under_the_wsgi_driver(tmp_path: Path, provider: OidcProvider) -
             assert client.get("/me").status_code == 401
     finally:
         wsgi.close()
+
+
+async def test_the_doctor_reaches_the_provider(tmp_path: Path, provider: OidcProvider) -> None:
+    from authhooks._checks import doctor
+
+    file = tmp_path / "providers.toml"
+    file.write_text(f'[provider.idp]\nissuer = "{provider.issuer}"\nclient_id = "{CLIENT_ID}"\n')
+    env = {"AUTHHOOKS_OAUTH_PROVIDERS_FILE": str(file), "AUTHHOOKS_STORE_URL": "memory://"}
+    lines = [check.line() for check in await doctor(env)]
+    assert "oauth providers: ok (idp: discovery and keys fetched)" in lines

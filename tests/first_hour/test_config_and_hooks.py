@@ -58,6 +58,7 @@ def test_check_names_each_mistake_on_its_own_line_and_exits_1(tmp_path: Path) ->
         f"store: FAILED: AUTHHOOKS_STORE_URL: unsupported store URL scheme 'postgres'; {EXPECTED_STORES}",
         "key set: skipped (neither AUTHHOOKS_JWKS_URL nor AUTHHOOKS_OIDC_ISSUER is set)",
         "handlers file: skipped (AUTHHOOKS_HANDLERS_FILE is not set)",
+        "oauth providers: skipped (AUTHHOOKS_OAUTH_PROVIDERS_FILE is not set)",
         "telemetry: skipped (OTEL_TRACES_EXPORTER is not set: no span is exported)",
     ]
     assert "hunter2" not in result.stdout + result.stderr
@@ -120,6 +121,7 @@ def test_check_passes_a_working_configuration_and_sends_a_test_span(tmp_path: Pa
         "store: ok (memory:// answered a ping)",
         "key set: skipped (neither AUTHHOOKS_JWKS_URL nor AUTHHOOKS_OIDC_ISSUER is set)",
         f"handlers file: ok ({handlers} parses as TOML; its bindings are not checked (no handlers loader yet))",
+        "oauth providers: skipped (AUTHHOOKS_OAUTH_PROVIDERS_FILE is not set)",
         "telemetry: ok (a test span was sent through OTEL_TRACES_EXPORTER=console)",
     ]
     assert '"name": "authhooks.check"' in result.stdout  # the console exporter printed the test span

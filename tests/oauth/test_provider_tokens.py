@@ -151,3 +151,23 @@ async def test_start_up_checks_name_a_provider_that_is_down(auth: AuthHooks, fak
     auth.oauth = fresh
     fake.down = True
     assert await startup_problems(auth) == ["oauth provider 'fake': discovery or keys failed (provider_unavailable)"]
+
+
+async def test_the_doctor_checks_the_providers_file_and_reaches_each_provider(tmp_path: Path) -> None:
+    from authhooks._checks import doctor
+    from e2e._servers import free_port
+
+    file = tmp_path / "providers.toml"
+    file.write_text(f'[provider.corp]\nissuer = "http://127.0.0.1:{free_port()}"\nclient_id = "shop"\n')
+    env = {
+        "AUTHHOOKS_OAUTH_PROVIDERS_FILE": str(file),
+        "AUTHHOOKS_STORE_URL": "memory://",
+        "AUTHHOOKS_SECRET": "s" * 32,
+    }
+    line = next(c.line() for c in await doctor(env) if c.name == "oauth providers")
+    assert line == "oauth providers: FAILED: oauth provider 'corp': discovery or keys failed (provider_unavailable)"
+    file.write_text('[provider.corp]\nclient_id = "shop"\n')
+    line = next(c.line() for c in await doctor(env) if c.name == "oauth providers")
+    assert line.startswith(
+        "oauth providers: FAILED: AUTHHOOKS_OAUTH_PROVIDERS_FILE: provider 'corp': issuer is required"
+    )
