@@ -20,12 +20,17 @@ import redis
 from ._oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, generate_key
 from ._servers import ROOT, free_port
 
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+
 
 def _redis_up() -> bool:
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
     try:
-        redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_timeout=1).ping()
+        client.ping()
     except redis.RedisError:
         return False
+    finally:
+        client.close()
     return True
 
 
@@ -55,8 +60,9 @@ def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]
 def two_instances(tmp_path: Path) -> Iterator[tuple[str, str, OidcProvider]]:
     if not _redis_up():
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Redis at 127.0.0.1:6379 is required under CI")
-        pytest.skip("Redis at 127.0.0.1:6379 does not answer")
+            pytest.fail("Redis at REDIS_URL is required under CI")
+        pytest.skip("no Redis answers at REDIS_URL")
+    prefix = f"authhooks-test-oauth:{uuid.uuid4().hex}:"
     ports = free_port(), free_port()
     first = f"http://127.0.0.1:{ports[0]}"
     idp = OidcProvider(
@@ -74,8 +80,8 @@ def two_instances(tmp_path: Path) -> Iterator[tuple[str, str, OidcProvider]]:
         AUTHHOOKS_SESSIONS="true",
         AUTHHOOKS_OAUTH_PROVIDERS_FILE=str(providers),
         AUTHHOOKS_STATE_DIR=str(tmp_path / "state"),
-        AUTHHOOKS_STORE_URL="redis://127.0.0.1:6379/15",
-        AUTHHOOKS_STORE_KEY_PREFIX=f"test-oauth-{uuid.uuid4().hex}:",
+        AUTHHOOKS_STORE_URL=REDIS_URL,
+        AUTHHOOKS_STORE_KEY_PREFIX=prefix,
         AUTHHOOKS_TELEMETRY="false",
     )
     procs = []
@@ -91,6 +97,13 @@ def two_instances(tmp_path: Path) -> Iterator[tuple[str, str, OidcProvider]]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         idp.stop()
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            keys = list(client.scan_iter(match=f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
 
 def _set_cookies(response: httpx.Response) -> dict[str, str]:

@@ -3,7 +3,6 @@ one or per subject, in every instance (two engines on one Redis), tampering refu
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -122,15 +121,15 @@ async def test_a_validated_hook_may_deny_or_enrich(auth: AuthHooks, api: Api) ->
         await api("validate_session", grant.session_id)
 
 
-def _redis_engine(tmp_path: Path, clock: Clock, prefix: str) -> AuthHooks:
-    return AuthHooks(
-        store_url="redis://127.0.0.1:6379/15", store_key_prefix=prefix, state_dir=tmp_path, telemetry=False, clock=clock
-    )
+def _redis_engine(tmp_path: Path, clock: Clock, url: str, prefix: str) -> AuthHooks:
+    return AuthHooks(store_url=url, store_key_prefix=prefix, state_dir=tmp_path, telemetry=False, clock=clock)
 
 
-async def test_logout_in_one_instance_refuses_the_cookie_in_the_other(tmp_path: Path, clock: Clock) -> None:
-    prefix = f"test-sessions-{uuid.uuid4().hex}:"
-    one, two = _redis_engine(tmp_path / "a", clock, prefix), _redis_engine(tmp_path / "b", clock, prefix)
+async def test_logout_in_one_instance_refuses_the_cookie_in_the_other(
+    tmp_path: Path, clock: Clock, redis_prefix: tuple[str, str]
+) -> None:
+    url, prefix = redis_prefix
+    one, two = _redis_engine(tmp_path / "a", clock, url, prefix), _redis_engine(tmp_path / "b", clock, url, prefix)
     try:
         grant = await one.create_session(ALICE)
         assert (await two.validate_session(grant.session_id)).principal.subject == "alice"
