@@ -142,6 +142,21 @@ def request_info(scope: Mapping[str, Any], route: str | None = None) -> RequestI
     )
 
 
+_CREDENTIAL_SCOPES: dict[frozenset[str], tuple[str, ...]] = {}
+_CREDENTIAL_SCOPES_LIMIT = 1024
+
+
+def _credential_scopes(scopes: frozenset[str]) -> tuple[str, ...]:
+    """``("authenticated", *sorted(scopes))``, remembered per scope set (a few distinct sets serve most requests;
+    bounded: cleared when full). ``AuthCredentials`` copies it into a list of its own."""
+    found = _CREDENTIAL_SCOPES.get(scopes)
+    if found is None:
+        if len(_CREDENTIAL_SCOPES) >= _CREDENTIAL_SCOPES_LIMIT:
+            _CREDENTIAL_SCOPES.clear()
+        found = _CREDENTIAL_SCOPES[scopes] = ("authenticated", *sorted(scopes))
+    return found
+
+
 def set_anonymous(scope: MutableMapping[str, Any], auth: AuthHooks, info: RequestInfo | None = None) -> None:
     """Mark ``scope`` as anonymous: ``UnauthenticatedUser``, empty credentials, ``principal=None``."""
     scope["user"] = UnauthenticatedUser()
@@ -158,7 +173,7 @@ def set_anonymous(scope: MutableMapping[str, Any], auth: AuthHooks, info: Reques
 def set_principal(scope: MutableMapping[str, Any], auth: AuthHooks, principal: Principal, info: RequestInfo) -> None:
     """Mark ``scope`` as authenticated by ``principal`` (see the module docstring)."""
     scope["user"] = AuthUser(principal)
-    scope["auth"] = AuthCredentials(["authenticated", *sorted(principal.scopes)])
+    scope["auth"] = AuthCredentials(_credential_scopes(principal.scopes))
     state: AuthState = {"principal": principal, "token_type": "Bearer", "auth": auth, "request": info}
     scope[SCOPE_KEY] = state
 
