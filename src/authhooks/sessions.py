@@ -9,7 +9,9 @@
   trustworthy origins); ``AUTHHOOKS_SESSION_INSECURE_COOKIE`` (development only) names it ``authhooks_session``
   without ``Secure`` for plain http elsewhere.
 - Timeouts: idle (``session_idle_seconds`` since the last use) and absolute (``session_absolute_seconds`` since the
-  login), checked with the injected clock; the store's TTL only collects what is left.
+  login), checked with the injected clock. The record is written once (it expires with the absolute timeout); the
+  last use lives in its own key (``session-seen:{hash}``, expiring with the idle timeout), so a use that touches
+  it can never bring back a session another instance ended at the same moment.
 - Rotation: a login or a reauthentication made with a session cookie ends that session and makes a new id
   (session fixation, OWASP Session Management Cheat Sheet).
 - CSRF, for unsafe methods on a session (OWASP CSRF Prevention Cheat Sheet): ``Sec-Fetch-Site`` other than
@@ -54,6 +56,7 @@ __all__ = [
     "hash_session_id",
     "new_session_id",
     "session_cookie",
+    "seen_key",
     "session_key",
     "subject_key",
 ]
@@ -105,6 +108,11 @@ def session_key(digest: str) -> str:
     return f"session:{digest}"
 
 
+def seen_key(digest: str) -> str:
+    """The store key of a session's last use (a Unix time, as ASCII)."""
+    return f"session-seen:{digest}"
+
+
 def subject_key(subject: str) -> str:
     """The store key of the set of a subject's sessions."""
     return "sessions:" + hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
@@ -144,7 +152,6 @@ class SessionRecord:
         claims: the login's claims (read-only).
         scopes: the granted scopes.
         created_at: the login's Unix time (the absolute timeout counts from it).
-        seen_at: the last use (the idle timeout counts from it).
         expires_at: ``created_at`` plus the absolute timeout.
         csrf: the session's CSRF token.
         provider: the OpenID provider of the login, if any.
@@ -156,7 +163,6 @@ class SessionRecord:
     claims: Mapping[str, Any]
     scopes: frozenset[str]
     created_at: float
-    seen_at: float
     expires_at: float
     csrf: str
     provider: str | None = None
@@ -170,7 +176,6 @@ class SessionRecord:
                 "claims": dict(self.claims),
                 "scopes": sorted(self.scopes),
                 "created": self.created_at,
-                "seen": self.seen_at,
                 "expires": self.expires_at,
                 "csrf": self.csrf,
                 "provider": self.provider,
@@ -194,7 +199,6 @@ class SessionRecord:
             MappingProxyType(dict(data["claims"])),
             frozenset(data["scopes"]),
             float(data["created"]),
-            float(data["seen"]),
             float(data["expires"]),
             data["csrf"],
             data.get("provider"),
@@ -214,9 +218,9 @@ class SessionRecord:
             attributes=MappingProxyType(attributes),
         )
 
-    def info(self, handle: str) -> SessionInfo:
-        """What hooks and listings see (no secret)."""
-        return SessionInfo(handle, self.subject, self.created_at, self.seen_at, self.expires_at, self.provider)
+    def info(self, handle: str, seen_at: float) -> SessionInfo:
+        """What hooks and listings see (no secret), the last use being ``seen_at``."""
+        return SessionInfo(handle, self.subject, self.created_at, seen_at, self.expires_at, self.provider)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +229,8 @@ class SessionInfo:
 
     Attributes:
         handle: the SHA-256 of the id (pass it to :meth:`AuthHooks.end_session`).
-        subject / created_at / seen_at / expires_at / provider: as in :class:`SessionRecord`.
+        seen_at: the last use (the idle timeout counts from it).
+        subject / created_at / expires_at / provider: as in :class:`SessionRecord`.
     """
 
     handle: str

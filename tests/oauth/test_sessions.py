@@ -198,3 +198,32 @@ async def test_rotation_after_a_reauthentication(auth: AuthHooks, api: Api, cloc
     cookies = grant_cookies(second, auth.settings)
     assert cookies[0].startswith(f"__Host-authhooks_session={second.session_id};") and "HttpOnly" in cookies[0]
     assert cookies[1].startswith(f"__Host-authhooks_csrf={second.csrf};") and "HttpOnly" not in cookies[1]
+
+
+async def test_a_use_at_the_moment_of_a_logout_elsewhere_does_not_bring_the_session_back(
+    tmp_path: Path, clock: Clock
+) -> None:
+    from authhooks.stores.memory import MemoryStore
+
+    class EndedMeanwhile(MemoryStore):
+        """Another instance ends the session just before this one writes the use it is validating."""
+
+        armed: str | None = None  # the digest of the session to end
+
+        async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+            digest = self.armed
+            if digest is not None and key.endswith(digest):
+                self.armed = None
+                await self.delete(f"session:{digest}")
+                await self.delete(f"session-seen:{digest}")
+            await super().set(key, value, ttl)
+
+    store = EndedMeanwhile()
+    auth = AuthHooks(store=store, state_dir=tmp_path, telemetry=False, clock=clock, sessions=True)
+    grant = await auth.create_session(ALICE)
+    clock.skew = auth.settings.session_idle_seconds / 10  # this use touches the last-use time
+    store.armed = grant.info.handle
+    assert (await auth.validate_session(grant.session_id)).principal.subject == "alice"  # in flight: answered
+    with pytest.raises(InvalidSession):
+        await auth.validate_session(grant.session_id)  # and ended for good
+    await auth.aclose(timeout=2.0)

@@ -21,7 +21,6 @@ the token) is refused and ends — one login, one logout, whatever the client se
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,7 @@ from authhooks.sessions import (
     SessionRecord,
     hash_session_id,
     new_session_id,
+    seen_key,
     session_key,
     subject_key,
     well_formed,
@@ -75,13 +75,23 @@ def _end(
     """Delete one session (and, with ``end_login``, its login's refresh family) and fire ``session.ended`` when it
     existed."""
     existed = yield StoreCall("delete", (session_key(digest),))
+    yield StoreCall("delete", (seen_key(digest),))
     if end_login and record is not None and record.family is not None:
         yield from revoke_family(deps, record.family, float(deps.settings.refresh_ttl_seconds))
     if record is not None:
         yield StoreCall("srem", (subject_key(record.subject), digest))
         if existed:
-            yield RunHooks(_ENDED, {"subject": record.subject, "session": record.info(digest), "reason": reason})
+            info = record.info(digest, deps.now())
+            yield RunHooks(_ENDED, {"subject": record.subject, "session": info, "reason": reason})
     return bool(existed)
+
+
+def _seen(raw: bytes | None) -> float | None:
+    """A last-use key's time, or ``None`` when it is gone (idle) or unreadable."""
+    try:
+        return None if raw is None else float(raw)
+    except ValueError:
+        return None
 
 
 def _lookup(session_id: str) -> FlowGen[tuple[str, SessionRecord | None]]:
@@ -106,8 +116,8 @@ def new_session(
     or reauthentication never keeps an id that existed before it (fixation). ``family`` is the refresh family of
     tokens the same login issued (see the module docstring).
 
-    The record expires from the store after the idle timeout (each use pushes it on) and never outlives the
-    absolute timeout; the subject's set of sessions lets :func:`end_sessions` find them all.
+    The record expires from the store with the absolute timeout, its last-use key with the idle timeout (each use
+    pushes it on); the subject's set of sessions lets :func:`end_sessions` find them all.
     """
     settings = deps.settings
     if replaces is not None and well_formed(replaces):
@@ -122,17 +132,17 @@ def new_session(
         principal.claims,
         principal.scopes,
         now,
-        now,
         now + settings.session_absolute_seconds,
         secrets.token_urlsafe(24),
         provider,
         family,
     )
-    ttl = float(min(settings.session_idle_seconds, settings.session_absolute_seconds))
+    idle = float(min(settings.session_idle_seconds, settings.session_absolute_seconds))
     yield Note(subject=principal.subject)
-    yield StoreCall("set", (session_key(digest), record.to_bytes(), ttl))
+    yield StoreCall("set", (session_key(digest), record.to_bytes(), float(settings.session_absolute_seconds)))
+    yield StoreCall("set", (seen_key(digest), repr(now).encode("ascii"), idle))
     yield StoreCall("sadd", (subject_key(principal.subject), digest, float(settings.session_absolute_seconds)))
-    info = record.info(digest)
+    info = record.info(digest, now)
     granted = record.principal(digest)
     yield RunHooks(_CREATED, {"subject": principal.subject, "principal": granted, "session": info})
     return SessionGrant(session_id, record.csrf, info, granted)
@@ -160,23 +170,24 @@ def validate_session(deps: FlowDeps, session_id: str) -> FlowGen[ValidSession]:
         yield Note(subject=record.subject)
         now = deps.now()
         settings = deps.settings
+        seen = _seen((yield StoreCall("get", (seen_key(digest),))))
         if now >= record.expires_at:
             yield from _end(deps, digest, record, "absolute_timeout")
             raise InvalidSession(reason="absolute_timeout")
-        if now - record.seen_at >= settings.session_idle_seconds:
+        if seen is None or now - seen >= settings.session_idle_seconds:  # gone from the store: idle too
             yield from _end(deps, digest, record, "idle_timeout")
             raise InvalidSession(reason="idle_timeout")
         if record.family is not None and (yield StoreCall("get", (f"family:{record.family}:revoked",))) is not None:
             yield from _end(deps, digest, record, "revoked")  # the login's tokens were invalidated: so is it
             raise InvalidSession(reason="session_revoked")
         # A write per request would cost the store more than it buys: the idle clock moves in steps of a
-        # twentieth of the idle timeout (at most 5 % early).
-        if now - record.seen_at >= settings.session_idle_seconds / 20:
-            touched = dataclasses.replace(record, seen_at=now)
+        # twentieth of the idle timeout (at most 5 % early). Only the last-use key is written: were another
+        # instance to end the session meanwhile, the record stays gone.
+        if now - seen >= settings.session_idle_seconds / 20:
             ttl = max(1.0, min(float(settings.session_idle_seconds), record.expires_at - now))
-            yield StoreCall("set", (session_key(digest), touched.to_bytes(), ttl))
-            record = touched
-        info = record.info(digest)
+            yield StoreCall("set", (seen_key(digest), repr(now).encode("ascii"), ttl))
+            seen = now
+        info = record.info(digest, seen)
         values: dict[str, Any] = {"subject": record.subject, "principal": record.principal(digest), "session": info}
         yield RunHooks(_VALIDATED, values)
         principal = values["principal"]
@@ -246,10 +257,11 @@ def list_sessions(deps: FlowDeps, subject: str) -> FlowGen[list[SessionInfo]]:
                 record = SessionRecord.from_bytes(raw)
             except (ValueError, KeyError, TypeError):
                 record = None
-        if record is None or record.subject != subject or deps.now() >= record.expires_at:
+        seen = _seen((yield StoreCall("get", (seen_key(digest),)))) if record is not None else None
+        if record is None or seen is None or record.subject != subject or deps.now() >= record.expires_at:
             yield StoreCall("srem", (subject_key(subject), digest))
             continue
-        found.append(record.info(digest))
+        found.append(record.info(digest, seen))
     return sorted(found, key=lambda info: info.created_at)
 
 
