@@ -494,14 +494,14 @@ class AuthHooks:
         quick = shortcut(self._runtime, call)
         if quick is not None:
             return quick
-        return run_sync(self._runtime, call, self.context(request))
+        return run_sync(self._runtime, call, self._context, request=request)
 
     async def run_flow(self, call: FlowCall[T], request: RequestInfo | None = None) -> T:
         """Drive a flow with the async driver (or answer it by its shortcut when nothing would see the run)."""
         quick = shortcut(self._runtime, call)
         if quick is not None:
             return quick
-        return await run_async(self._runtime, call, self.context(request))
+        return await run_async(self._runtime, call, self._context, request=request)
 
     def _fire(self, spec: PointSpec, inputs: dict[str, Any]) -> FlowCall[FireResult]:
         point = self.point(spec)

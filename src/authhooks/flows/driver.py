@@ -40,6 +40,7 @@ from authhooks.hooks.context import HookContext
 from authhooks.hooks.dispatch import dispatch_async, dispatch_sync
 from authhooks.hooks.observer import FlowRun, Observer
 from authhooks.hooks.registry import Registry
+from authhooks.records import RequestInfo
 from authhooks.stores.base import Store
 
 __all__ = ["Runtime", "fault_reason", "run_async", "run_sync", "shortcut"]
@@ -195,11 +196,22 @@ def shortcut(rt: Runtime, call: FlowCall[T], nested: bool = False) -> T | None:
     return call.quick()
 
 
-def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun | None = None) -> T:
-    """Drive ``call`` to completion with blocking I/O; return its result or raise what it raised."""
+def run_sync(
+    rt: Runtime,
+    call: FlowCall[T],
+    ctx: HookContext,
+    parent: FlowRun | None = None,
+    request: RequestInfo | None = None,
+) -> T:
+    """Drive ``call`` to completion with blocking I/O; return its result or raise what it raised.
+
+    ``ctx`` is the hook context; with ``request``, the run's context is ``ctx.with_request(request)``, made only
+    when the flow is run with its hook points (a bare run has no use for it)."""
     if parent is None and rt.bare(call):
         gen, run = call.bare_gen(), None  # nothing would see the run: the flow's bare variant
     else:
+        if request is not None:
+            ctx = ctx.with_request(request)
         gen, run = call.gen, _start(rt, call.flow, ctx, parent)
     hooks_of = rt.registry.tables.get
     send: Any = None
@@ -243,11 +255,22 @@ def run_sync(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun |
             _end(rt, run, failure)
 
 
-async def run_async(rt: Runtime, call: FlowCall[T], ctx: HookContext, parent: FlowRun | None = None) -> T:
-    """Drive ``call`` to completion with async I/O; return its result or raise what it raised."""
+async def run_async(
+    rt: Runtime,
+    call: FlowCall[T],
+    ctx: HookContext,
+    parent: FlowRun | None = None,
+    request: RequestInfo | None = None,
+) -> T:
+    """Drive ``call`` to completion with async I/O; return its result or raise what it raised.
+
+    ``ctx`` is the hook context; with ``request``, the run's context is ``ctx.with_request(request)``, made only
+    when the flow is run with its hook points (a bare run has no use for it)."""
     if parent is None and rt.bare(call):
         gen, run = call.bare_gen(), None  # nothing would see the run: the flow's bare variant
     else:
+        if request is not None:
+            ctx = ctx.with_request(request)
         gen, run = call.gen, _start(rt, call.flow, ctx, parent)
     hooks_of = rt.registry.tables.get
     send: Any = None
