@@ -42,3 +42,14 @@ def test_disabled_observer_is_never_active() -> None:
 
     assert TelemetryObserver(Settings(telemetry=False)).active is False
     assert TelemetryObserver(Settings(), tracer_provider=TracerProvider()).active is True
+
+
+def test_once_an_sdk_provider_is_seen_the_globals_are_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A global provider is set once per process: active is decided once, not on every flow.
+    observer = TelemetryObserver()
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", TracerProvider())
+    assert observer.active is True
+    reads: list[int] = []
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: reads.append(1) or trace.ProxyTracerProvider())
+    assert observer.active is True
+    assert reads == []

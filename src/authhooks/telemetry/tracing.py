@@ -166,6 +166,7 @@ class TelemetryObserver:
         self._arrays = self.hook_mode == "attributes"
         self._spans = self.hook_mode == "span"
         self._follows_globals = tracer_provider is None and meter_provider is None
+        self._sdk_seen = False
         self._tracer = trace.get_tracer(names.INSTRUMENTATION_SCOPE, library_version(), tracer_provider)
         self._metrics = FlowMetrics(
             meter_provider,
@@ -191,12 +192,14 @@ class TelemetryObserver:
         by the next flow once one is."""
         if not self.enabled:
             return False
-        if not self._follows_globals:
+        if not self._follows_globals or self._sdk_seen:
             return True
-        return not (
+        # A global provider is set once for the life of the process, so once one is seen the answer stays.
+        self._sdk_seen = not (
             type(trace.get_tracer_provider()) is trace.ProxyTracerProvider
             and type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
         )
+        return self._sdk_seen
 
     # -- Observer ---------------------------------------------------------------------------------------------
 
