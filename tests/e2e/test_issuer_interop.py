@@ -153,6 +153,7 @@ def test_authlib_client_introspects_and_revokes(issuer: Issuer, method: str) -> 
         body = r.json()
         assert body["active"] is True and body["sub"] == "alice" and body["iss"] == issuer.url
         assert body["scope"] == "read"
+        assert body["token_type"] == "Bearer"  # RFC 7662 §2.2: the RFC 6749 §7.1 type
         r = oauth.revoke_token(doc["revocation_endpoint"], token=access, token_type_hint="access_token")
         assert r.status_code == 200
         r = oauth.introspect_token(doc["introspection_endpoint"], token=access)

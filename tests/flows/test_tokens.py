@@ -126,6 +126,7 @@ def test_introspect_active_token_has_rfc7662_fields(auth: AuthHooks, call: Any) 
     pair = call(auth, "issue_tokens", "carol", scopes=["a"])
     body = call(auth, "introspect", pair.access_token)
     assert body["active"] is True and body["sub"] == "carol" and body["scope"] == "a"
+    assert body["token_type"] == "Bearer"  # RFC 7662 §2.2 wants the RFC 6749 §7.1 type, not "access_token"
     assert {"exp", "iat", "jti"} <= body.keys()
     assert call(auth, "introspect", "nonsense") == {"active": False}
 
