@@ -80,6 +80,13 @@ class _StartupRefused(Exception):
 
 _WS_REASONS = {400: "bad request", 401: "unauthorized", 403: "forbidden"}
 
+_Plan = tuple[tuple[str, ...], bool, bool]
+"""What the path rules say about one path: its forms (:func:`path_forms`), protected, takes a Bearer token."""
+_UNSAFE: _Plan = ((), False, False)
+"""The plan of a path :func:`path_is_safe` refuses."""
+_PLANS_LIMIT = 4096
+_PLAN_PATH_MAX = 512
+
 
 def _route_path(scope: Scope) -> str:
     """The path the app routes on: ``scope["path"]`` without the ``root_path`` prefix a server (``--root-path``) or
@@ -169,6 +176,7 @@ class AuthHooksMiddleware:
         self._routes = gate.routes
         self._route_paths = gate.route_paths
         self._body_timeout = body_timeout
+        self._plans: dict[str, _Plan] = {}
         self._observer = (
             RouteObserver(
                 observe, auth, self._responses, max_body_bytes=settings.max_body_bytes, body_timeout=body_timeout
@@ -211,14 +219,16 @@ class AuthHooksMiddleware:
         if path in self._route_paths and scope["type"] == "http":
             await self._serve_route(path, scope, receive, send)
             return
-        if not path_is_safe(path):
+        plan = self._plans.get(path)
+        if plan is None:
+            plan = self._plan(path)
+        if plan is _UNSAFE:
             await self._observe_refusal(self._bad_path_error, request_info(scope))
             await self._refuse(scope, send, self._bad_path)
             return
-        # Judged as given (as Starlette routes it) and with runs of "/" collapsed (as some servers do): fail closed.
-        forms = path_forms(path)
+        forms, protected, bearer = plan
         path = forms[0]
-        if not self._paths.is_protected(*forms):
+        if not protected:
             set_anonymous(scope, self.auth)
             if self._observer is None:  # the common case, one coroutine less than through _next
                 await self.app(scope, receive, send)
@@ -230,7 +240,6 @@ class AuthHooksMiddleware:
         judged = False  # whether a flow saw the request (else a refusal is reported by _observe_refusal)
         try:
             sessions = self._gate.sessions
-            bearer = sessions.bearer(*forms)
             token = parse_authorization([v for k, v in scope["headers"] if k == _AUTHORIZATION]) if bearer else None
             session_id = None if token is not None else sessions.session_id(scope["headers"], *forms)
             if token is not None:
@@ -289,6 +298,22 @@ class AuthHooksMiddleware:
             return await receive()
 
         return principal, replay
+
+    def _plan(self, path: str) -> _Plan:
+        """What the path rules (fixed at construction) say about ``path``, remembered for paths up to
+        ``_PLAN_PATH_MAX`` characters (at most ``_PLANS_LIMIT`` of them; cleared when full): a path is judged as
+        given (as Starlette routes it) and with runs of "/" collapsed (as some servers do), and is protected, or
+        takes a Bearer token, when any of its forms does (fail closed)."""
+        if path_is_safe(path):
+            forms = path_forms(path)
+            plan = (forms, self._paths.is_protected(*forms), self._gate.sessions.bearer(*forms))
+        else:
+            plan = _UNSAFE
+        if len(path) <= _PLAN_PATH_MAX:
+            if len(self._plans) >= _PLANS_LIMIT:
+                self._plans.clear()
+            self._plans[path] = plan
+        return plan
 
     async def _serve_route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the built-in route at ``path`` (:mod:`authhooks.middleware.routes`) through the async seam."""
