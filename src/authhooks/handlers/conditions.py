@@ -42,6 +42,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from authhooks._patterns import compile_patterns
+from authhooks.errors import ConfigurationError
 from authhooks.handlers.claims import Test, claim_test, regex
 from authhooks.handlers.facts import (
     claims_of,
@@ -224,8 +226,11 @@ def compile_conditions(
         methods = frozenset(m.upper() for m in strings(table, "method", w))
         tests.append(lambda inputs, request: _method_of(inputs, request) in methods)
     if "path" in table:
-        source = "|".join(f"(?:{_path_regex(p, f'{w}.path')})" for p in strings(table, "path", w))
-        fullmatch = re.compile(source).fullmatch
+        try:
+            source = compile_patterns(strings(table, "path", w))
+        except ConfigurationError as exc:
+            raise Problem(f"{w}.path", str(exc)) from None
+        fullmatch = re.compile(source or "(?!)", re.DOTALL).fullmatch
         tests.append(lambda inputs, request: (p := _path_of(inputs, request)) is not None and fullmatch(p) is not None)
     if "reason" in table:
         tests.append(_searcher(regex(table["reason"], f"{w}.reason"), lambda i, r: i.get("reason")))
@@ -297,33 +302,6 @@ def compile_conditions(
         ref = string(table, "when", w)
         stored.append(When(import_function(ref, f"{w}.when"), point, ref))
     return Condition(tuple(tests), tuple(stored), frozenset(windows), last_auth, dict(table))
-
-
-def _path_regex(pattern: str, where: str) -> str:
-    """The middleware's path-pattern grammar (:mod:`authhooks.middleware.paths`), anchored by ``fullmatch``:
-    ``/health`` exactly, ``*`` the rest of one segment (``/users/*``: one non-empty segment), ``/**`` as the
-    last segment the path itself and anything below it, ``/*`` or ``/**`` alone everything.
-
-    Kept here because the middleware sits above ``AuthHooks`` in the layers; a test checks both agree.
-    """
-    if pattern in ("/*", "/**", "*", "**"):
-        return ".*"
-    if not pattern.startswith("/") or "\x00" in pattern or "?" in pattern or "#" in pattern:
-        raise Problem(where, f"path pattern {pattern!r} must start with '/' and hold no NUL, '?' or '#'")
-    parts: list[str] = []
-    segments = pattern[1:].split("/")
-    for index, segment in enumerate(segments):
-        if segment == "**":
-            if index != len(segments) - 1:
-                raise Problem(where, f"path pattern {pattern!r}: '**' may only be the last segment")
-            return "".join(parts) + "(?:/.*)?"
-        if "**" in segment:
-            raise Problem(where, f"path pattern {pattern!r}: '**' must be a whole segment")
-        if segment == "*":
-            parts.append("/[^/]+")
-        else:
-            parts.append("/" + "[^/]*".join(re.escape(piece) for piece in segment.split("*")))
-    return "".join(parts)
 
 
 def _scopes_test(spec: Any, where: str) -> Test:

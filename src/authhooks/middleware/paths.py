@@ -3,7 +3,8 @@ r"""Path patterns: which requests need a token, which are public, which scopes a
 HTTP-agnostic (shared by the ASGI and the WSGI driver). Everything is compiled at construction;
 a request costs a scan for control characters and one regular-expression match (two when it has runs of ``/``).
 
-Pattern grammar (always **anchored** to the whole path, never a substring match):
+Pattern grammar (compiled by :mod:`authhooks._patterns`, which the handlers' ``path`` condition shares; always
+**anchored** to the whole path, never a substring match):
 
 ============== ================================================================================
 ``/health``    exactly ``/health``
@@ -45,63 +46,16 @@ that passes :func:`path_is_safe`, a pattern covers every path a route spelt the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
+from authhooks._patterns import compile_patterns
 from authhooks.errors import ConfigurationError
 
 __all__ = ["PathRules", "ScopeRules", "compile_patterns", "normalise_path", "path_forms", "path_is_safe"]
 
-_EVERYTHING = frozenset({"/*", "/**", "*", "**"})
 _SLASHES = re.compile(r"/{2,}")
 # C0, DEL and C1: "$" in a router's "^...$" matches before a final "\n"; the rest have no place in a path either.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _pattern_regex(pattern: str) -> str:
-    """Translate one pattern to a regular-expression fragment (no anchors)."""
-    if not isinstance(pattern, str) or not pattern:
-        raise ConfigurationError(f"a path pattern is a non-empty string starting with '/', got {pattern!r}")
-    if pattern in _EVERYTHING:
-        return ".*"
-    if not pattern.startswith("/"):
-        raise ConfigurationError(f"path pattern {pattern!r} must start with '/'")
-    if "\x00" in pattern or "?" in pattern or "#" in pattern:
-        raise ConfigurationError(f"path pattern {pattern!r} may not contain NUL, '?' or '#'")
-    segments = pattern[1:].split("/")
-    parts: list[str] = []
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment == "**":
-            if not last:
-                raise ConfigurationError(f"path pattern {pattern!r}: '**' may only be the last segment")
-            # "/api/**" matches "/api" itself and every path below it.
-            return "".join(parts) + "(?:/.*)?"
-        if "**" in segment:
-            raise ConfigurationError(f"path pattern {pattern!r}: '**' must be a whole segment")
-        if segment == "*":
-            parts.append("/[^/]+")
-        else:
-            parts.append("/" + "[^/]*".join(re.escape(piece) for piece in segment.split("*")))
-    return "".join(parts)
-
-
-def compile_patterns(patterns: Iterable[str], name: str = "", *, trailing_slash: bool = False) -> str | None:
-    """One alternation of every pattern (``None`` when there are none); ``name`` makes it a named group.
-
-    With ``trailing_slash=True`` each pattern also matches its path followed by one ``/`` (``/admin`` matches
-    ``/admin/``): a router that redirects or routes the slash variant to the same endpoint must not find it
-    unguarded, so protecting patterns and scope patterns use it (fail closed) while public patterns do not.
-
-    Raises:
-        ConfigurationError: a malformed pattern.
-    """
-    fragments = [_pattern_regex(p) for p in patterns]
-    if trailing_slash:
-        fragments = [f if f.endswith((".*", "(?:/.*)?")) else f + "/?" for f in fragments]
-    if not fragments:
-        return None
-    body = "|".join(f"(?:{f})" for f in dict.fromkeys(fragments))
-    return f"(?P<{name}>{body})" if name else f"(?:{body})"
 
 
 def path_is_safe(path: str) -> bool:
