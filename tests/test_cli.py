@@ -189,3 +189,51 @@ def test_setup_telemetry_keeps_the_handle_and_close_flushes_it(tmp_path: Path) -
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
     assert out.returncode == 0, out.stderr
     assert '"name": "authhooks.issue_token"' in out.stdout
+
+
+# -- authhooks handlers check / list ------------------------------------------------------------------------------
+
+HANDLERS = """[[handler]]
+name = "no-mallory"
+event = "login.pre"
+action = "deny"
+conditions = { subject = "^mallory$" }
+
+[[handler]]
+name = "log-failures"
+event = "login.failed"
+action = "log"
+options = { template = "login failed for {subject}" }
+"""
+
+
+def test_handlers_check_names_each_bad_handler_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(HANDLERS.replace('"deny"', '"deni"').replace("template =", "tmplate ="))
+    result = run("handlers", "check", str(bad))
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{bad}:4: handler 'no-mallory': action: unknown action 'deni'; did you mean 'deny'?")
+    assert lines[1].startswith(f"{bad}:11: handler 'log-failures': options.tmplate: unknown key")
+    good = tmp_path / "good.toml"
+    good.write_text(HANDLERS)
+    result = run("handlers", "check", extra_env={"AUTHHOOKS_HANDLERS_FILE": str(good)})
+    assert (result.returncode, result.stdout.strip()) == (0, f"{good}: 2 handler(s) OK")
+    module = run("check", str(bad), exe=[sys.executable, "-m", "authhooks.handlers"])  # the same command
+    assert (module.returncode, module.stdout) == (1, "\n".join(lines) + "\n")
+
+
+def test_handlers_list_shows_points_in_execution_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "handlers.toml"
+    path.write_text(HANDLERS + '\n[[handler]]\nname = "first"\nevent = "login.pre"\naction = "log"\ntryfirst = true\n')
+    assert main(["handlers", "list", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert 'login.pre\n  handler:first\n  handler:no-mallory when {"subject": "^mallory$"}\n' in out
+    assert "login.failed\n" in out and "  handler:log-failures\n" in out
+
+
+def test_handlers_without_a_file_is_a_usage_error() -> None:
+    result = run("handlers", "check")
+    assert result.returncode == 2
+    assert "no FILE and AUTHHOOKS_HANDLERS_FILE is not set" in result.stderr

@@ -5,8 +5,8 @@
   or contacted: the embedded default key is not generated, the store is not opened.
 - :func:`startup_problems` — at start-up (the ASGI lifespan): the token layer is built (the default key loaded or
   created), the remote key set fetched, the store pinged. One line per failure.
-- :func:`doctor` — ``authhooks check``: all of the above, plus the handlers file and a test span, one line per
-  check.
+- :func:`doctor` — ``authhooks check``: all of the above, plus the handlers file loaded through the handlers
+  loader (one line per bad handler) and a test span, one line per check.
 
 Every problem is one line that starts with the variable it concerns and says the reason; it never holds a
 secret (messages go through :func:`authhooks._redact.scrub`, store URLs are masked).
@@ -65,8 +65,8 @@ def check_settings(settings: Settings, *, http_client: Any = None) -> Keys:
 
 
 def check_handlers_file(path: Path) -> None:
-    """Check that the handlers file is readable and is TOML (its bindings are not loaded: there is no handlers
-    loader yet).
+    """Check that the handlers file is readable and is TOML, before anything is built (``AuthHooks`` then loads it
+    through :mod:`authhooks.handlers.loading`, whose errors name the file, the line and the field).
 
     Raises:
         ConfigurationError: naming ``AUTHHOOKS_HANDLERS_FILE``.
@@ -275,18 +275,21 @@ async def _check_key_set(settings: Settings) -> Check:
     return Check("key set", "ok", f"{len(keyset)} key{'s' if len(keyset) != 1 else ''} fetched ({variable})")
 
 
-def _check_handlers(settings: Settings) -> Check:
+def _check_handlers(settings: Settings, environ: Mapping[str, str]) -> list[Check]:
+    """The handlers file loaded as ``AuthHooks`` loads it: one failed line per bad handler (file, line, field)."""
     if settings.handlers_file is None:
-        return Check("handlers file", "skipped", "AUTHHOOKS_HANDLERS_FILE is not set")
+        return [Check("handlers file", "skipped", "AUTHHOOKS_HANDLERS_FILE is not set")]
+    from authhooks.handlers.command import check_file
+
     try:
-        check_handlers_file(settings.handlers_file)
+        count, problems = check_file(settings.handlers_file, settings, environ)
     except ConfigurationError as exc:
-        return Check("handlers file", "failed", problem_line(exc, settings))
-    return Check(
-        "handlers file",
-        "ok",
-        f"{settings.handlers_file} parses as TOML; its bindings are not checked (no handlers loader yet)",
-    )
+        return [Check("handlers file", "failed", problem_line(exc, settings))]
+    if problems:
+        return [Check("handlers file", "failed", problem_line(ConfigurationError(p), settings)) for p in problems]
+    return [
+        Check("handlers file", "ok", f"{settings.handlers_file}: {count} handler{'s' if count != 1 else ''} loaded")
+    ]
 
 
 async def _check_providers(settings: Settings) -> Check:
@@ -347,7 +350,7 @@ async def doctor(environ: Mapping[str, str] | None = None) -> list[Check]:
     checks.append(await _check_keys(settings))
     checks.append(await _check_store(settings))
     checks.append(await _check_key_set(settings))
-    checks.append(_check_handlers(settings))
+    checks.extend(_check_handlers(settings, env))
     checks.append(await _check_providers(settings))
     checks.append(_check_telemetry(settings, env))
     return checks

@@ -31,10 +31,20 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Check the configuration the way the app will meet it, one line per check: settings (every "
         "AUTHHOOKS_* variable parses), keys (secret strength, key files; the default key is not created), store "
         "(URL scheme, then a ping; a SQLite file is not created), key set (fetched when AUTHHOOKS_JWKS_URL or "
-        "AUTHHOOKS_OIDC_ISSUER is set), handlers file (readable and valid TOML; its bindings are not checked: there "
-        "is no handlers loader yet), telemetry (a test span through OTEL_TRACES_EXPORTER, when set). Exit status 1 "
+        "AUTHHOOKS_OIDC_ISSUER is set), handlers file (loaded as AuthHooks loads it: one line per bad handler with "
+        "its file, line and field), telemetry (a test span through OTEL_TRACES_EXPORTER, when set). Exit status 1 "
         "when any check fails, else 0.",
     )
+    handlers = commands.add_parser(
+        "handlers",
+        help="check a handlers file (one line per bad handler, exit 1) or list its handlers in execution order",
+        description="Declarative handlers (AUTHHOOKS_HANDLERS_FILE): 'check FILE' loads the file strictly and "
+        "prints one line per problem (file:line: handler 'name': field: problem), exit 1; 'list [FILE]' prints "
+        "every point with its hooks and handlers in execution order and their conditions.",
+    )
+    from authhooks.handlers.command import add_arguments
+
+    add_arguments(handlers)
     audit = commands.add_parser("audit", help="work with the keyed, hash-chained audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_commands.add_parser(
@@ -76,6 +86,14 @@ def _config(args: argparse.Namespace) -> int:
     from authhooks._checks import check_settings
 
     check_settings(settings)  # what AuthHooks() checks: a key, store URL or handlers file that cannot work → 2
+    if settings.handlers_file is not None:  # AuthHooks() loads it: a bad handler refuses construction → 2
+        from authhooks.handlers.command import check_file
+
+        _, problems = check_file(settings.handlers_file, settings)
+        for problem in problems:
+            print(f"authhooks: configuration error: {problem}", file=sys.stderr)
+        if problems:
+            return 2
     return 0
 
 
@@ -126,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _config(args)
         if args.command == "check":
             return _check()
+        if args.command == "handlers":
+            from authhooks.handlers.command import run
+
+            return run(args, parser)
         if args.command == "client-secret":
             return _client_secret(args)
         if args.command == "audit":

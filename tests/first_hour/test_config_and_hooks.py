@@ -93,8 +93,7 @@ def test_check_reaches_the_store_and_the_key_set_and_reads_the_handlers_file(tmp
         "no keys cached"
     )
     assert lines[4] == (
-        f"handlers file: FAILED: AUTHHOOKS_HANDLERS_FILE: {handlers} is not valid TOML "
-        "(Expected '=' after a key in a key/value pair (at line 3, column 7))"
+        f"handlers file: FAILED: {handlers}:3: not valid TOML: Expected '=' after a key in a key/value pair"
     )
     assert "hunter2" not in result.stdout + result.stderr
     assert "key set fetch failed" not in result.stderr  # reported once, on its line
@@ -102,7 +101,7 @@ def test_check_reaches_the_store_and_the_key_set_and_reads_the_handlers_file(tmp
 
 def test_check_passes_a_working_configuration_and_sends_a_test_span(tmp_path: Path) -> None:
     handlers = tmp_path / "handlers.toml"
-    handlers.write_text("[[on]]\nevent = 'login.failed'\naction = 'log'\n")
+    handlers.write_text("[[handler]]\nname = 'log-failures'\nevent = 'login.failed'\naction = 'log'\n")
     result = run(
         ["-m", "authhooks", "check"],
         {
@@ -120,7 +119,7 @@ def test_check_passes_a_working_configuration_and_sends_a_test_span(tmp_path: Pa
         "keys: ok (signing with HS256, 1 validation key)",
         "store: ok (memory:// answered a ping)",
         "key set: skipped (neither AUTHHOOKS_JWKS_URL nor AUTHHOOKS_OIDC_ISSUER is set)",
-        f"handlers file: ok ({handlers} parses as TOML; its bindings are not checked (no handlers loader yet))",
+        f"handlers file: ok ({handlers}: 1 handler loaded)",
         "oauth providers: skipped (AUTHHOOKS_OAUTH_PROVIDERS_FILE is not set)",
         "telemetry: ok (a test span was sent through OTEL_TRACES_EXPORTER=console)",
     ]
@@ -141,7 +140,37 @@ def test_help_lists_the_doctor(tmp_path: Path) -> None:
     listing = " ".join(result.stdout.split())  # the column width follows the longest command name
     assert "check the doctor: resolve settings, load keys, ping the store" in listing
     detail = run(["-m", "authhooks", "check", "--help"], {}, tmp_path).stdout
-    assert "there is no handlers loader yet" in " ".join(detail.split())
+    assert "handlers file (loaded as AuthHooks loads it: one line per bad handler" in " ".join(detail.split())
+    assert "handlers check a handlers file (one line per bad handler, exit 1)" in listing
+
+
+BAD_HANDLERS = """[[handler]]
+name = "no-mallory"
+event = "login.pre"
+action = "deni"
+
+[[handler]]
+name = "log-failures"
+event = "login.failed"
+action = "log"
+options = { tmplate = "x" }
+"""
+
+
+def test_check_reports_each_bad_handler_with_its_file_and_line(tmp_path: Path) -> None:
+    handlers = tmp_path / "handlers.toml"
+    handlers.write_text(BAD_HANDLERS)
+    result = run(["-m", "authhooks", "check"], {"AUTHHOOKS_HANDLERS_FILE": str(handlers)}, tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("handlers file")]
+    assert len(lines) == 2
+    assert lines[0].startswith(
+        f"handlers file: FAILED: {handlers}:4: handler 'no-mallory': action: unknown action 'deni'; did you mean"
+    )
+    assert lines[1].startswith(f"handlers file: FAILED: {handlers}:10: handler 'log-failures': options.tmplate:")
+    config = run(["-m", "authhooks", "config"], {"AUTHHOOKS_HANDLERS_FILE": str(handlers)}, tmp_path)
+    assert config.returncode == 2  # as AuthHooks() refuses it
+    assert config.stderr.splitlines()[0].startswith(f"authhooks: configuration error: {handlers}:4: handler")
 
 
 def test_config_fails_on_a_setting_that_cannot_work(tmp_path: Path) -> None:
