@@ -4,8 +4,9 @@
   place that must tell two credentials apart (never enabled by default in telemetry).
 - :func:`redact_headers` — a copy of a header mapping with credential-bearing headers masked.
 - :func:`scrub` — masks anything that looks like a credential in free text (JWTs, ``Bearer``/``Basic``
-  credentials, ``ahr_`` refresh tokens, ``password=…``-style pairs); applied to exception messages and log
-  records before they leave the process.
+  credentials, ``ahr_`` refresh tokens, ``ahs_`` session ids, ``whsec_`` webhook secrets, ``password=…``-style
+  pairs, OAuth ``code``/``state``/``code_verifier``/``nonce`` query parameters); applied to exception messages
+  and log records before they leave the process.
 - :class:`RedactingFilter` — a :class:`logging.Filter` applying :func:`scrub` to a record's message, arguments
   and formatted traceback. :func:`install_redacting_filter` (run when :mod:`authhooks` is imported, and again by
   :func:`authhooks.telemetry.setup`) wraps the process's log-record factory so that **every** record of the
@@ -71,8 +72,19 @@ _SCHEMES = ("bearer", "basic", "digest", "dpop", "token", "mac", "negotiate")
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Compact JWS/JWE (and a lone base64url JSON header): every JOSE header starts with '{"' = 'eyJ'.
     (re.compile(r"\beyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){0,4}"), REDACTED),
-    # Opaque authhooks refresh tokens.
-    (re.compile(r"\bahr_[A-Za-z0-9_-]+"), REDACTED),
+    # Opaque authhooks credentials: ``ahr_`` refresh tokens, ``ahs_`` session ids and any later ``ah?_`` kind,
+    # and Standard Webhooks ``whsec_`` secrets.
+    (re.compile(r"\b(?:ah[a-z]_[A-Za-z0-9_-]+|whsec_[A-Za-z0-9+/=]+)"), REDACTED),
+    # OAuth/OIDC protocol parameters in a query string or form body (RFC 6749 §4.1.2 ``code`` and ``state``,
+    # RFC 7636 ``code_verifier``, OIDC ``nonce``, a form's ``csrf_token``): only as a ``name=value`` pair at the
+    # start of the text or after ``?``/``&``, so "state=open" in prose is unchanged.
+    (
+        re.compile(
+            r"(?i)(?:^|(?<=[?&]))(code|state|code_verifier|nonce|csrf_token|session_state|client_assertion)"
+            r"=(?!\[REDACTED\])[^\s&#\"']+"
+        ),
+        r"\1=" + REDACTED,
+    ),
     # "Bearer <credential>" and the other HTTP authentication schemes: keep the scheme, mask the value.
     (
         re.compile(r"(?i)\b(" + "|".join(_SCHEMES) + r")(\s+)[A-Za-z0-9._~+/=:-]{4,}"),
@@ -82,7 +94,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"(?i)\b(access_token|refresh_token|id_token|client_secret|password|passwd|secret|api_key|apikey"
-            r"|authorization|signature)(\"?'?\s*[=:]\s*\"?'?)(?!\[REDACTED\])[^\s&\"',;)}]+"
+            r"|authorization|signature|code_verifier|client_assertion|csrf_token|webhook_secret)(\"?'?\s*[=:]\s*\"?'?)(?!\[REDACTED\])[^\s&\"',;)}]+"
         ),
         r"\1\2" + REDACTED,
     ),
@@ -132,7 +144,10 @@ def redact_headers(
 
 def scrub(text: str) -> str:
     """Mask whatever looks like a credential in ``text``: JWTs (``eyJ…``), ``Bearer``/``Basic``… credentials,
-    ``ahr_…`` refresh tokens and ``password=…``, ``access_token=…``-style pairs. Other text is unchanged."""
+    ``ahr_…`` refresh tokens, ``ahs_…`` session ids, ``whsec_…`` webhook secrets, ``password=…``,
+    ``access_token=…``-style pairs, and the OAuth parameters ``code``, ``state``, ``code_verifier``, ``nonce``
+    and ``csrf_token`` of a query string or form body (RFC 6749 §4.1.2, RFC 7636 §4.5: a server span's URL of a
+    sign-in callback carries them). Other text is unchanged."""
     if not text:
         return text
     for pattern, replacement in _PATTERNS:
