@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from authhooks._auth_flows import answer_challenge, authorize_call
 from authhooks.clients import Client, ClientCredentials
 from authhooks.errors import AuthError
-from authhooks.flows.authorize import authorize
 from authhooks.flows.challenge import Challenge, challenge
 from authhooks.flows.invalidate_token import invalidate_token
 from authhooks.flows.issue_token import issue_token, issue_tokens
@@ -42,7 +42,8 @@ from authhooks.tokens.introspection import introspection
 from authhooks.tokens.issuer import IssuedToken
 
 if TYPE_CHECKING:
-    from authhooks._auth import AuthHooks, FireResult
+    from authhooks._auth import AuthHooks
+    from authhooks._auth_hooks import FireResult
 
 __all__ = ["SyncAuthHooks"]
 
@@ -108,8 +109,9 @@ class SyncAuthHooks:
         request: RequestInfo | None = None,
     ) -> TokenPair:
         """Blocking :meth:`AuthHooks.authenticate`."""
-        credentials = {"challenge": challenge, "signature": signature}
-        return self._auth.run_flow_sync(login(self._auth.deps, subject, credentials, scheme), request)
+        return self._auth.run_flow_sync(
+            answer_challenge(self._auth.deps, subject, challenge, signature, scheme), request
+        )
 
     def reauthenticate(
         self,
@@ -131,9 +133,7 @@ class SyncAuthHooks:
         request: RequestInfo | None = None,
     ) -> Principal:
         """Blocking :meth:`AuthHooks.authorize`."""
-        from authhooks._auth import _required
-
-        return self._auth.run_flow_sync(authorize(principal, _required(required_scopes), permission), request)
+        return self._auth.run_flow_sync(authorize_call(principal, required_scopes, permission), request)
 
     def register(
         self,

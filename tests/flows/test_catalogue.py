@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import authhooks._auth
+import authhooks._auth_flows
 import authhooks._sync
 from authhooks import AuthHooks, InvalidCredentials, InvalidGrant, InvalidRequest, InvalidToken
 from authhooks.events import Flow
@@ -104,7 +104,7 @@ def extra_point(monkeypatch: pytest.MonkeyPatch) -> HookPoint:
         yield RunHooks(point, {"principal": principal})
         return principal
 
-    monkeypatch.setattr(authhooks._auth, "validate_token", with_extra_stage)
+    monkeypatch.setattr(authhooks._auth_flows, "validate_token", with_extra_stage)
     monkeypatch.setattr(authhooks._sync, "validate_token", with_extra_stage)
     return point
 
