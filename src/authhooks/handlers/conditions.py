@@ -35,9 +35,9 @@ after the others, so a false cheap condition spares the store round trip.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import re
+from asyncio import _get_running_loop
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +57,7 @@ from authhooks.handlers.facts import (
 )
 from authhooks.handlers.spec import Env, Problem, check_keys, duration, flag, integer, string, strings
 from authhooks.handlers.stored import Failures, LastAuth, Locked, StoreTest, When
+from authhooks.hooks.dispatch import under_sync_driver
 from authhooks.hooks.points import HookPoint
 from authhooks.records import RequestInfo
 
@@ -83,13 +84,10 @@ OUTCOMES = ("success", "failure", "short_circuit", "none")
 
 
 def on_loop() -> bool:
-    """Whether the caller runs on an event loop (the async driver calls handlers there; the sync driver in the
-    caller's thread, where no loop runs)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+    """Whether the async driver called: an event loop runs in this thread and the sync driver is not the caller
+    (``auth.sync.*`` called from a coroutine runs hooks in a thread whose loop runs, and they must block there,
+    as under WSGI: :func:`~authhooks.hooks.dispatch.under_sync_driver`)."""
+    return _get_running_loop() is not None and not under_sync_driver()
 
 
 def import_function(spec: str, where: str) -> Callable[..., Any]:

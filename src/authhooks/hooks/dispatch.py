@@ -7,6 +7,7 @@ mode, background submission and the records observers get — is decided in one 
 - :func:`dispatch_sync` (the WSGI driver and the ``*_sync`` API) calls a sync hook in the caller's thread when it
   has no timeout (``inline=True``, or timeouts turned off), otherwise on the bounded threads of
   :class:`~authhooks.hooks.runner.HookRunner` under its timeout; an async hook or condition is an error there.
+  Called in a thread whose event loop runs, it says so to its hooks (:func:`under_sync_driver`).
 - :func:`dispatch_async` (the ASGI driver and the async API) awaits async hooks and conditions on the loop under
   their timeout, runs sync hooks on the runner's threads (``inline=True`` ones on the loop) and awaits an
   awaitable a sync hook returns. See :mod:`authhooks.hooks.runner` for where runs happen.
@@ -23,7 +24,9 @@ than an inline hook costs) on the hottest path, and ``benchmarks/dispatch.py`` m
 from __future__ import annotations
 
 import inspect
+from asyncio import _get_running_loop
 from collections.abc import Generator
+from contextvars import ContextVar
 from typing import Any
 
 from authhooks.errors import HookError
@@ -34,10 +37,22 @@ from authhooks.hooks.points import HookPoint
 from authhooks.hooks.registry import HookImpl
 from authhooks.hooks.runner import runner_for as _runner
 
-__all__ = ["NO_RESULT", "dispatch_async", "dispatch_sync"]
+__all__ = ["NO_RESULT", "dispatch_async", "dispatch_sync", "under_sync_driver"]
 
 
 # -- sync ----------------------------------------------------------------------------------------------------
+
+# True while dispatch_sync runs hooks in a thread whose event loop is running (a coroutine calling auth.sync.*):
+# there, "a loop is running" does not mean "the async driver called", and a hook that picks blocking or awaitable
+# I/O by it asks :func:`under_sync_driver` first. Set only in that (rare) case: elsewhere no loop runs in the
+# thread and the question does not arise, so the common path pays one C call, not a context-variable set.
+_SYNC_DRIVER: ContextVar[bool] = ContextVar("authhooks_sync_driver", default=False)
+
+
+def under_sync_driver() -> bool:
+    """Whether the sync driver (:func:`dispatch_sync`) is running hooks in this context while an event loop runs
+    in the thread: a hook must then block (return no awaitable), as under WSGI, even though a loop is running."""
+    return _SYNC_DRIVER.get()
 
 
 def _call_sync(h: HookImpl, values: dict[str, Any], ctx: HookContext) -> Any:
@@ -115,32 +130,37 @@ def dispatch_sync(
         Deny: the enforced denial (or :class:`~authhooks.errors.HookFailed`) that stopped the chain.
         Exception: a hook's exception under the ``raise`` policy (a timeout as ``HookError``).
     """
-    if run is None:
-        rest, result = _plain(hooks, values, ctx, False)
-        if rest is None:
-            return result
-        hooks = rest
-    gen = chain(hooks, values, run, observers)
-    send, error = gen.send, None
+    marked = _SYNC_DRIVER.set(True) if _get_running_loop() is not None else None
     try:
-        step: Step = send(None)
-        while True:
-            action, h = step
-            try:
-                if action is CALL:
-                    r = _call_sync(h, values, ctx)
-                elif action is CHECK:
-                    r = _check_sync(h, values, ctx)
+        if run is None:
+            rest, result = _plain(hooks, values, ctx, False)
+            if rest is None:
+                return result
+            hooks = rest
+        gen = chain(hooks, values, run, observers)
+        send, error = gen.send, None
+        try:
+            step: Step = send(None)
+            while True:
+                action, h = step
+                try:
+                    if action is CALL:
+                        r = _call_sync(h, values, ctx)
+                    elif action is CHECK:
+                        r = _check_sync(h, values, ctx)
+                    else:
+                        r = background is not None and background.submit_sync(h, values, ctx, run, observers)
+                except BaseException as exc:
+                    error = exc
                 else:
-                    r = background is not None and background.submit_sync(h, values, ctx, run, observers)
-            except BaseException as exc:
-                error = exc
-            else:
-                step = send(r)
-                continue
-            step = gen.throw(error)  # outside the handler, so what the chain raises is not chained to it
-    except StopIteration as stop:
-        return stop.value
+                    step = send(r)
+                    continue
+                step = gen.throw(error)  # outside the handler, so what the chain raises is not chained to it
+        except StopIteration as stop:
+            return stop.value
+    finally:
+        if marked is not None:
+            _SYNC_DRIVER.reset(marked)
 
 
 # -- async ---------------------------------------------------------------------------------------------------
