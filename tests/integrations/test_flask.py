@@ -148,3 +148,37 @@ def test_require_scopes_without_init_app_is_a_configuration_error() -> None:
     app.config["PROPAGATE_EXCEPTIONS"] = True
     with client(app) as c, pytest.raises(ConfigurationError, match="init_app"):
         c.get("/x")
+
+
+def test_require_scopes_accepts_the_session_cookie_where_the_session_paths_say(tmp_path: Path) -> None:
+    """Off the middleware's protected paths the decorator judges the session cookie as a protected path would:
+    on ``session_paths`` only, with its scopes checked."""
+    engine = AuthHooks(
+        secret=Secret(b"flask-test-secret-0123456789abcdef01"),
+        store_url="memory://",
+        state_dir=tmp_path,
+        sessions=True,
+        session_paths=("/report", "/api/**"),
+    )
+    try:
+        reader = engine.sync.create_session(Principal("dana", scopes=frozenset({"read", "report"})))
+        other = engine.sync.create_session(Principal("erin", scopes=frozenset({"read"})))
+        app = make(engine)
+
+        @app.get("/elsewhere")  # not on session_paths: the cookie is no credential there
+        @require_scopes("read")
+        def elsewhere() -> dict[str, Any]:
+            return {}
+
+        def cookie(grant: Any) -> dict[str, str]:
+            return {"cookie": f"__Host-authhooks_session={grant.session_id}"}
+
+        with client(app) as c:
+            r = c.get("/report", headers=cookie(reader))
+            assert r.status_code == 200 and r.json() == {"reader": "dana"}
+            assert c.get("/report", headers=cookie(other)).status_code == 403  # no "report" scope
+            assert c.get("/report", headers={"cookie": "__Host-authhooks_session=ahs_unknown"}).status_code == 401
+            assert c.get("/elsewhere", headers=cookie(reader)).status_code == 401
+            assert c.get("/api/me", headers=cookie(reader)).json()["subject"] == "dana"  # as the middleware does
+    finally:
+        engine.close()

@@ -226,19 +226,10 @@ class AuthHooksWSGIMiddleware:
         principal: Principal | None = None
         judged = False
         try:
-            sessions = self._gate.sessions
-            header = environ.get("HTTP_AUTHORIZATION") if sessions.bearer(*forms) else None
-            token = parse_authorization([] if header is None else [header.encode("latin-1", "replace")])
-            session_id = None
-            if token is None and sessions.enabled:
-                session_id = sessions.session_id(list(EnvironHeaders(environ)), *forms)
-            if token is not None:
-                judged = True
-                principal = self._sync.validate_token(token, request=info)
-            elif session_id is not None:
-                judged = True
-                principal = self._judge_session(environ, info, session_id)
-            elif not self._optional:
+            token, session_id = self._credentials(environ, forms)
+            judged = token is not None or session_id is not None
+            principal = self._judge(environ, info, token, session_id)
+            if principal is None and not self._optional:
                 raise MissingCredentials()
             if self._scopes:
                 required = self._scopes.required(*forms)
@@ -262,24 +253,25 @@ class AuthHooksWSGIMiddleware:
     def require(self, environ: Environ, scopes: Sequence[str] = ()) -> Prepared | None:
         """The view-level check behind the Flask and Django ``require_scopes`` decorators.
 
-        The request's principal is the one the middleware validated; on a path the middleware does not protect,
-        a Bearer token the request carries is validated here. The principal must then hold ``scopes``, checked
-        through ``auth.sync.authorize`` (so ``authorize.*`` hooks run); ``environ`` is updated with what
-        ``authorize`` returned.
+        The request's principal is the one the middleware validated; on a path the middleware does not protect
+        (or let through anonymous), the credential the request carries is judged here as on a protected path: a
+        Bearer token on ``bearer_paths``, else, with ``sessions``, the session cookie on ``session_paths`` (CSRF
+        rule included). The principal must then hold ``scopes``, checked through ``auth.sync.authorize`` (so
+        ``authorize.*`` hooks run); ``environ`` is updated with what ``authorize`` returned.
 
         Returns:
             ``None`` when the request may go on, else the refusal to send: 401 with a bare challenge when there is
-            no credential (RFC 6750 §3.1), 401 ``invalid_token``, 403 ``insufficient_scope`` naming the scopes.
+            no credential (RFC 6750 §3.1), 401 ``invalid_token`` (or the session's refusal), 403
+            ``insufficient_scope`` naming the scopes.
         """
         principal: Principal | None = environ.get(PRINCIPAL_KEY)
         info: RequestInfo = environ.get(REQUEST_KEY) or wsgi_request_info(environ)
         try:
             if principal is None:
-                header = environ.get("HTTP_AUTHORIZATION")
-                token = parse_authorization([] if header is None else [header.encode("latin-1", "replace")])
-                if token is None:
+                token, session_id = self._credentials(environ, path_forms(route_path(environ)))
+                principal = self._judge(environ, info, token, session_id)
+                if principal is None:
                     raise MissingCredentials()
-                principal = self._sync.validate_token(token, request=info)
                 environ["REMOTE_USER"] = principal.subject
             if scopes:
                 principal = self._sync.authorize(principal, tuple(scopes), request=info)
@@ -288,6 +280,32 @@ class AuthHooksWSGIMiddleware:
         environ[PRINCIPAL_KEY] = principal
         environ[REQUEST_KEY] = info
         environ[AUTH_KEY] = self.auth
+        return None
+
+    def _credentials(self, environ: Environ, forms: tuple[str, ...]) -> tuple[str | None, str | None]:
+        """``(token, session_id)``: the Bearer token when the path (in all its ``forms``) takes one and the request
+        carries one, else the session cookie when the path takes sessions (``session_paths``, with ``sessions``);
+        ``(None, None)`` when it offers neither.
+
+        Raises:
+            MissingCredentials / InvalidRequest: a malformed ``Authorization`` header (RFC 6750 §2.1).
+        """
+        sessions = self._gate.sessions
+        header = environ.get("HTTP_AUTHORIZATION") if sessions.bearer(*forms) else None
+        token = parse_authorization([] if header is None else [header.encode("latin-1", "replace")])
+        if token is not None or not sessions.enabled:
+            return token, None
+        return None, sessions.session_id(list(EnvironHeaders(environ)), *forms)
+
+    def _judge(
+        self, environ: Environ, info: RequestInfo, token: str | None, session_id: str | None
+    ) -> Principal | None:
+        """The principal of the credential :meth:`_credentials` found (``validate_token``, or the session's
+        judgement), ``None`` without one."""
+        if token is not None:
+            return self._sync.validate_token(token, request=info)
+        if session_id is not None:
+            return self._judge_session(environ, info, session_id)
         return None
 
     def _judge_session(self, environ: Environ, info: RequestInfo, session_id: str) -> Principal:
