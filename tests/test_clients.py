@@ -363,3 +363,127 @@ def test_any_basic_header_is_parsed_or_refused_precisely(payload: bytes, scheme:
         assert b":" not in payload
         return
     assert creds is not None and b":" in payload and creds.method == "client_secret_basic"
+
+
+# -- failed authentications are not a cheap denial of service ---------------------------------------------------
+
+
+class _HeldDerivations:
+    """``hashlib.pbkdf2_hmac`` replaced by one that counts its concurrent runs and waits for ``release``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import threading
+
+        self.release = threading.Event()
+        self.active = self.most = self.calls = 0
+        self._lock = threading.Lock()
+        self._real = hashlib.pbkdf2_hmac
+        monkeypatch.setattr(hashlib, "pbkdf2_hmac", self)
+
+    def __call__(self, name: str, secret: bytes, salt: bytes, iterations: int) -> bytes:
+        with self._lock:
+            self.calls += 1
+            self.active += 1
+            self.most = max(self.most, self.active)
+        try:
+            self.release.wait(10)
+            return self._real(name, secret, salt, iterations)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+
+async def test_a_flood_of_failing_clients_is_bounded_and_answered_429(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many concurrent Basic requests with made-up secrets: at most one PBKDF2 derivation runs at once, at most
+    four more wait, every other request is 429 with Retry-After at once (it neither queues nor burns CPU); before,
+    each took a thread of the default pool and ran its own derivation."""
+    import asyncio
+
+    import httpx
+    from starlette.applications import Starlette
+
+    from authhooks import AuthHooks
+    from authhooks.middleware import AuthHooksMiddleware
+
+    stored = hash_client_secret("right", iterations=FAST)
+    auth = AuthHooks(secret="f" * 64, store_url="memory://", state_dir=tmp_path, telemetry=False,
+                     clients=(f"rs:{stored}",))  # fmt: skip
+    app = AuthHooksMiddleware(Starlette(), auth=auth)
+    held = _HeldDerivations(monkeypatch)
+    flood = 12
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://testserver") as c:
+        tasks = [
+            asyncio.ensure_future(
+                c.post("/auth/introspect", data={"token": "t"}, headers={"authorization": basic("rs", f"guess-{i}")})
+            )
+            for i in range(flood)
+        ]
+
+        async def refused_at_once() -> list[httpx.Response]:
+            done: list[httpx.Response] = []
+            pending = set(tasks)
+            while len(done) < flood - 5:
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                done += [t.result() for t in finished]
+            return done
+
+        busy = await asyncio.wait_for(refused_at_once(), 10)
+        held.release.set()
+        answers = await asyncio.gather(*tasks)
+    await auth.aclose()
+    assert all(r.status_code == 429 and r.headers["retry-after"] == "1" for r in busy), [r.status_code for r in busy]
+    assert all(r.json()["error"] == "temporarily_unavailable" for r in busy)
+    assert sorted(r.status_code for r in answers) == [401] * 5 + [429] * (flood - 5)
+    assert held.most == 1 and held.calls == 5
+
+
+def test_a_repeated_failure_costs_no_derivation_and_locks_nobody_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same wrong (id, secret) pair again is refused from memory; the right secret still authenticates (no
+    lockout an attacker could cause); unknown ids are remembered alike (timing tells no id apart)."""
+    reg = registry(("rs", "right", ("introspect",)))
+    held = _HeldDerivations(monkeypatch)
+    held.release.set()
+    post = "client_secret_post"
+    for cid in ("rs", "nobody"):
+        for _ in range(5):
+            with pytest.raises(InvalidClient):
+                reg.authenticate(ClientCredentials(cid, Secret("wrong"), post), "introspect")
+    assert held.calls == 2
+    assert reg.authenticate(ClientCredentials("rs", Secret("right"), post), "introspect").client_id == "rs"
+    assert held.calls == 3
+
+
+async def test_the_async_path_waits_on_the_registry_threads_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``authenticate_async``: a derivation is awaited on the registry's own thread; beyond the queue, 429."""
+    import asyncio
+    import threading
+
+    from authhooks.clients import ClientAuthBusy
+
+    reg = ClientRegistry(
+        [Client.from_hash("rs", hash_client_secret("right", iterations=FAST))], hash_workers=1, hash_queue=1
+    )
+    held = _HeldDerivations(monkeypatch)
+    names: list[str] = []
+    real = held.__call__
+
+    def naming(*args: object) -> bytes:
+        names.append(threading.current_thread().name)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", naming)
+    post = "client_secret_post"
+    first = asyncio.ensure_future(reg.authenticate_async(ClientCredentials("rs", Secret("a"), post), "introspect"))
+    second = asyncio.ensure_future(reg.authenticate_async(ClientCredentials("rs", Secret("b"), post), "introspect"))
+    await asyncio.sleep(0)  # both submitted: one running, one waiting
+    with pytest.raises(ClientAuthBusy):
+        await reg.authenticate_async(ClientCredentials("rs", Secret("c"), post), "introspect")
+    held.release.set()
+    for task in (first, second):
+        with pytest.raises(InvalidClient):
+            await task
+    good = await reg.authenticate_async(ClientCredentials("rs", Secret("right"), post), "introspect")
+    assert good.client_id == "rs" and all(n.startswith("authhooks-client-secret") for n in names)
+    reg.close()

@@ -28,12 +28,18 @@ same PBKDF2 work as a known one, so timing does not tell which ids exist. A secr
 remembered per client as an HMAC-SHA256 under a random per-process key, so a resource server calling the
 introspection endpoint on every request pays the PBKDF2 work once, not every time.
 
+Failed authentications cannot be turned into a cheap denial of service (:mod:`authhooks.clients.guard`): the
+PBKDF2 work runs on one thread of the registry's own with at most four more derivations waiting, anything beyond
+is 429 ``client_auth_busy`` with ``Retry-After: 1`` at once (:class:`ClientAuthBusy`), and a (client id, secret)
+pair that failed recently is refused again without a derivation.
+
 Clients come from ``AUTHHOOKS_CLIENTS_FILE`` (TOML or JSON, see :func:`load_clients_file`) and
 ``AUTHHOOKS_CLIENTS`` (``client_id:hash`` entries, every use allowed): :func:`clients_from_settings`.
 """
 
 from __future__ import annotations
 
+from authhooks.clients.guard import ClientAuthBusy
 from authhooks.clients.hashes import (
     DEFAULT_ITERATIONS,
     HASH_SCHEME,
@@ -59,6 +65,7 @@ __all__ = [
     "HASH_SCHEME",
     "MIN_ITERATIONS",
     "Client",
+    "ClientAuthBusy",
     "ClientCredentials",
     "ClientRegistry",
     "InvalidClient",

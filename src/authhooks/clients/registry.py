@@ -9,11 +9,12 @@ import hashlib
 import hmac
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 from urllib.parse import unquote_plus
 
+from authhooks.clients.guard import FailureMemo, HashGate
 from authhooks.clients.hashes import MIN_ITERATIONS, SecretHash, parse_secret_hash
 from authhooks.config import Secret
 from authhooks.errors import AuthError, ConfigurationError, InvalidRequest
@@ -191,14 +192,17 @@ class ClientRegistry:
 
     Args:
         clients: the clients; ids must be unique.
+        hash_workers: secret derivations (PBKDF2) run at once, on threads of the registry's own
+            (:class:`~authhooks.clients.guard.HashGate`).
+        hash_queue: derivations that may wait for those threads; beyond them a request is answered 429 at once.
 
     Raises:
         ConfigurationError: a repeated client id.
     """
 
-    __slots__ = ("_by_id", "_dummy", "_key", "_lock", "_verified")
+    __slots__ = ("_by_id", "_dummy", "_failures", "_gate", "_key", "_lock", "_verified")
 
-    def __init__(self, clients: Iterable[Client] = ()) -> None:
+    def __init__(self, clients: Iterable[Client] = (), *, hash_workers: int = 1, hash_queue: int = 4) -> None:
         by_id: dict[str, Client] = {}
         for client in clients:
             if client.client_id in by_id:
@@ -212,6 +216,8 @@ class ClientRegistry:
         self._key = secrets.token_bytes(32)
         self._verified: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self._gate = HashGate(hash_workers, hash_queue)
+        self._failures = FailureMemo()
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -226,34 +232,89 @@ class ClientRegistry:
         return f"ClientRegistry({sorted(self._by_id)!r})"
 
     def authenticate(self, credentials: ClientCredentials, use: str) -> Client:
-        """Check ``credentials`` and that the client may ``use`` the endpoint; blocking (PBKDF2 on the first
-        success of a secret and on every failure, ~0.1 s at the default iterations): call it off the event loop.
+        """Check ``credentials`` and that the client may ``use`` the endpoint; blocking (a secret not verified
+        before, and every new failure, costs one PBKDF2 derivation, ~0.1 s at the default iterations, run on the
+        registry's :class:`~authhooks.clients.guard.HashGate`; a secret that verified before, and a pair that
+        failed recently, are answered without one).
 
         Raises:
             InvalidClient: unknown client or wrong secret (one answer for both).
             UnauthorizedClient: the client authenticated but ``use`` is not among its uses.
+            ClientAuthBusy: (429) too many derivations running and waiting already.
         """
         try:
-            client = self._check(credentials)
+            client = self._check(credentials, self._gate.run)
         except InvalidClient:
             if credentials.verbatim is None:
                 raise
-            client = self._check(credentials.verbatim)
+            client = self._check(credentials.verbatim, self._gate.run)
         if use not in client.uses:
             raise UnauthorizedClient()
         return client
 
-    def _check(self, credentials: ClientCredentials) -> Client:
+    async def authenticate_async(self, credentials: ClientCredentials, use: str) -> Client:
+        """:meth:`authenticate` for the event loop: the quick answers inline, a derivation awaited on the gate's
+        own threads (no thread of the default pool waits for it).
+
+        Raises:
+            InvalidClient / UnauthorizedClient / ClientAuthBusy: as :meth:`authenticate`.
+        """
+        try:
+            client = await self._check_async(credentials)
+        except InvalidClient:
+            if credentials.verbatim is None:
+                raise
+            client = await self._check_async(credentials.verbatim)
+        if use not in client.uses:
+            raise UnauthorizedClient()
+        return client
+
+    def close(self) -> None:
+        """Stop the derivation threads."""
+        self._gate.close()
+
+    def _quick(self, credentials: ClientCredentials) -> tuple[Client | None, bytes, bytes | None]:
+        """The answer without a derivation when there is one: ``(client, secret, None)`` for a secret that verified
+        before; :class:`InvalidClient` for a pair that failed recently; else ``(client or None, secret, tag)``."""
         secret = bytes(credentials.secret)
         client = self._by_id.get(credentials.client_id)
-        if client is None or len(secret) > _MAX_SECRET:
-            self._dummy.compute(secret[:_MAX_SECRET])
+        if self._failures.failed_before(credentials.client_id, secret[: _MAX_SECRET + 1]):
             raise InvalidClient()
+        if client is None or len(secret) > _MAX_SECRET:
+            return None, secret, None
         tag = hmac.new(self._key, secret, hashlib.sha256).digest()
         remembered = self._verified.get(client.client_id)
-        if remembered is None or not hmac.compare_digest(remembered, tag):
-            if not hmac.compare_digest(client._hash.compute(secret), client._hash.digest):
-                raise InvalidClient()
-            with self._lock:
-                self._verified[client.client_id] = tag
+        if remembered is not None and hmac.compare_digest(remembered, tag):
+            return client, secret, None
+        return client, secret, tag
+
+    def _derive(self, client: Client | None, secret: bytes) -> Callable[[], bool]:
+        def work() -> bool:
+            if client is None:
+                self._dummy.compute(secret[:_MAX_SECRET])
+                return False
+            return hmac.compare_digest(client._hash.compute(secret), client._hash.digest)
+
+        return work
+
+    def _settle(self, credentials: ClientCredentials, client: Client | None, secret: bytes, tag: bytes | None,
+                matched: bool) -> Client:  # fmt: skip
+        if client is None or not matched or tag is None:
+            self._failures.remember(credentials.client_id, secret[: _MAX_SECRET + 1])
+            raise InvalidClient()
+        with self._lock:
+            self._verified[client.client_id] = tag
         return client
+
+    def _check(self, credentials: ClientCredentials, run: Callable[[Callable[[], bool]], bool]) -> Client:
+        client, secret, tag = self._quick(credentials)
+        if client is not None and tag is None:
+            return client
+        return self._settle(credentials, client, secret, tag, run(self._derive(client, secret)))
+
+    async def _check_async(self, credentials: ClientCredentials) -> Client:
+        client, secret, tag = self._quick(credentials)
+        if client is not None and tag is None:
+            return client
+        matched = await self._gate.run_async(self._derive(client, secret))
+        return self._settle(credentials, client, secret, tag, matched)
