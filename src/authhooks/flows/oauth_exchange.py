@@ -69,6 +69,7 @@ def oauth_exchange(
             now=deps.now(),
             leeway=deps.settings.leeway_seconds,
             access_token=tokens.access_token,
+            algorithms=metadata.id_token_algs,
         )
     except Exception as exc:
         reason = failure_reason(exc)

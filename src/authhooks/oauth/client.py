@@ -44,13 +44,16 @@ MAX_DOCUMENT_BYTES = 256 * 1024
 @dataclass(frozen=True, slots=True)
 class ProviderMetadata:
     """What the flows need from a discovery document (OpenID Connect Discovery 1.0 §3; RFC 9207 §3 for
-    ``iss_in_response``: the provider names itself in every authorization response)."""
+    ``iss_in_response``: the provider names itself in every authorization response; ``id_token_algs``: its
+    ``id_token_signing_alg_values_supported``, the only algorithms an ID token of it may carry, empty when the
+    document does not say)."""
 
     issuer: str
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
     iss_in_response: bool = False
+    id_token_algs: tuple[str, ...] = ()
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], issuer: str) -> ProviderMetadata:
@@ -71,8 +74,16 @@ class ProviderMetadata:
             except ConfigurationError:
                 raise ProviderUnavailable(reason="discovery_invalid") from None
         authorization, token, jwks = values
+        algs = document.get("id_token_signing_alg_values_supported")
+        if algs is not None and not (isinstance(algs, list) and all(isinstance(a, str) for a in algs)):
+            raise ProviderUnavailable(reason="discovery_invalid")
         return cls(
-            issuer, authorization, token, jwks, document.get("authorization_response_iss_parameter_supported") is True
+            issuer,
+            authorization,
+            token,
+            jwks,
+            document.get("authorization_response_iss_parameter_supported") is True,
+            tuple(algs or ()),
         )
 
 
