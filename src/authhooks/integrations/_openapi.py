@@ -1,134 +1,47 @@
-"""The OpenAPI side of :func:`authhooks.integrations.fastapi.install`: the built-in auth routes, the OAuth2 password
-security scheme and the 401/403 answers of protected operations, added to the document FastAPI generates.
-
-The models here document the routes; they validate nothing (the middleware serves the routes and parses their
-bodies itself, :mod:`authhooks.middleware.routes`).
+"""The OpenAPI side of :func:`authhooks.integrations.fastapi.install`: the built-in auth routes (with the
+well-known metadata documents when an issuer is configured), the OAuth2 password security scheme, HTTP Basic client
+authentication at introspection and revocation when clients are registered, and the 401/403 answers of protected
+operations, added to the document FastAPI generates. The models are in :mod:`._openapi_models`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from authhooks.integrations._openapi_models import (
+    _MODELS,
+    AuthHooksChallenge,
+    AuthHooksChallengeLogin,
+    AuthHooksChallengeRequest,
+    AuthHooksClientTokenRequest,
+    AuthHooksError,
+    AuthHooksIntrospection,
+    AuthHooksJWKS,
+    AuthHooksLogoutRequest,
+    AuthHooksPasswordGrant,
+    AuthHooksProblem,
+    AuthHooksRefreshRequest,
+    AuthHooksServerMetadata,
+    AuthHooksTokenRequest,
+    AuthHooksTokenResponse,
+)
+from authhooks.metadata import IssuerMetadata
 from authhooks.middleware.paths import PathRules, ScopeRules
 
-__all__ = ["AuthDocs", "OAUTH2_SCHEME"]
+__all__ = ["AuthDocs", "CLIENT_SCHEME", "OAUTH2_SCHEME"]
 
 OAUTH2_SCHEME = "OAuth2Password"
 """The name of the OAuth2 password security scheme in ``components.securitySchemes``."""
+CLIENT_SCHEME = "AuthHooksClientBasic"
+"""The name of the HTTP Basic scheme of registered clients (``client_secret_basic``, RFC 6749 §2.3.1)."""
 
 _PREFIX = "AuthHooks"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
-
-class AuthHooksChallengeRequest(BaseModel):
-    subject: str = Field(description="Who will sign: a key identity (base64url Ed25519 key, `did:key:…`).")
-    scheme: str | None = Field(None, description="The signature scheme the subject must be a key of.")
-
-
-class AuthHooksChallenge(BaseModel):
-    subject: str
-    nonce: str
-    message: str = Field(description="The exact text to sign.")
-    issued_at: str
-    expires_at: str
-    expires_in: int
-
-
-class AuthHooksPasswordGrant(BaseModel):
-    """RFC 6749 §4.3.2: what Swagger UI's "Authorize" sends. The password is checked by `login.provide` hooks."""
-
-    grant_type: Literal["password"]
-    username: str
-    password: str
-    scope: str | None = Field(None, description="Read, not a filter: the response's `scope` is what was granted.")
-    scheme: str | None = Field(None, description="The login scheme the providers see (default `password`).")
-
-
-class AuthHooksChallengeLogin(BaseModel):
-    """A signed challenge (from the challenge route)."""
-
-    subject: str
-    challenge: str = Field(description="The challenge's `nonce`, or its exact `message`.")
-    signature: str = Field(description="The signature of the challenge message (base64/base64url).")
-    scheme: str | None = Field(None, description="The signature scheme (default `ed25519`).")
-
-
-class AuthHooksTokenResponse(BaseModel):
-    """RFC 6749 §5.1."""
-
-    access_token: str
-    token_type: Literal["Bearer"]
-    expires_in: int
-    refresh_token: str
-    scope: str | None = Field(None, description="The granted scopes, space-separated; absent when none.")
-
-
-class AuthHooksRefreshRequest(BaseModel):
-    refresh_token: str
-    grant_type: Literal["refresh_token"] | None = None
-
-
-class AuthHooksLogoutRequest(BaseModel):
-    refresh_token: str | None = Field(None, description="Optional: the login's refresh token (ended anyway).")
-
-
-class AuthHooksTokenRequest(BaseModel):
-    token: str
-    token_type_hint: str | None = None
-
-
-class AuthHooksIntrospection(BaseModel):
-    """RFC 7662 §2.2: the token's claims when active, else only `{"active": false}`."""
-
-    model_config = ConfigDict(extra="allow")
-
-    active: bool
-    sub: str | None = None
-    scope: str | None = None
-    exp: int | None = None
-
-
-class AuthHooksJWKS(BaseModel):
-    keys: list[dict[str, Any]]
-
-
-class AuthHooksError(BaseModel):
-    """RFC 6749 §5.2 / RFC 6750 §3 error body (`AUTHHOOKS_ERROR_FORMAT=bearer`)."""
-
-    error: str = Field(description="`invalid_request`, `invalid_grant`, `invalid_token`, `insufficient_scope`…")
-    error_description: str
-
-
-class AuthHooksProblem(BaseModel):
-    """RFC 9457 problem document (`AUTHHOOKS_ERROR_FORMAT=problem+json`)."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    error: str | None = None
-    reason: str | None = None
-
-
-_MODELS: tuple[type[BaseModel], ...] = (
-    AuthHooksChallengeRequest,
-    AuthHooksChallenge,
-    AuthHooksPasswordGrant,
-    AuthHooksChallengeLogin,
-    AuthHooksTokenResponse,
-    AuthHooksRefreshRequest,
-    AuthHooksLogoutRequest,
-    AuthHooksTokenRequest,
-    AuthHooksIntrospection,
-    AuthHooksJWKS,
-    AuthHooksError,
-    AuthHooksProblem,
-)
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -160,6 +73,11 @@ class AuthDocs:
         routes_prefix: the prefix of the built-in routes, or ``None`` when they are not served.
         root_path: the app's ``root_path`` (the token URL is absolute from the site root).
         problem_json: errors are RFC 9457 documents.
+        introspect_scope: the scope a Bearer caller of the introspection route needs (``""``: any valid token).
+        metadata: the issuer metadata the middleware serves (:meth:`IssuerMetadata.from_settings`; ``None``: no
+            well-known document is served): its well-known paths are documented.
+        clients: registered clients authenticate at introspection and revocation (``AUTHHOOKS_CLIENTS[_FILE]``):
+            the HTTP Basic scheme :data:`CLIENT_SCHEME` (and ``client_secret_post``'s body fields) are documented.
     """
 
     protect: Sequence[str]
@@ -169,6 +87,8 @@ class AuthDocs:
     root_path: str = ""
     problem_json: bool = False
     introspect_scope: str = "introspect"
+    metadata: IssuerMetadata | None = None
+    clients: bool = False
 
     @property
     def token_url(self) -> str:
@@ -193,8 +113,20 @@ class AuthDocs:
             "description": "The OAuth2 password grant at the login route, checked by `login.provide` hooks.",
             "flows": {"password": flow},
         }
+        if self.routes_prefix is not None and self.clients:
+            components["securitySchemes"][CLIENT_SCHEME] = {
+                "type": "http",
+                "scheme": "basic",
+                "description": "A registered client at introspection and revocation: `client_secret_basic`, the id "
+                "and secret form-urlencoded before the Basic encoding (RFC 6749 §2.3.1); `client_secret_post` sends "
+                "`client_id` and `client_secret` in the body instead. A failed authentication is 401 "
+                "`invalid_client` (RFC 6749 §5.2).",
+            }
         if self.routes_prefix is not None:
-            schema.setdefault("paths", {}).update(self._route_paths(self.routes_prefix, error))
+            paths = schema.setdefault("paths", {})
+            paths.update(self._route_paths(self.routes_prefix, error))
+            if self.metadata is not None:
+                paths.update(self._metadata_paths(self.metadata))
         return schema
 
     def _protect_operations(self, schema: dict[str, Any], error: type[BaseModel]) -> set[str]:
@@ -245,6 +177,23 @@ class AuthDocs:
         unsupported = _json("The body is neither JSON nor a form.", error)
         common = {"400": bad, "413": too_large, "415": unsupported}
         bearer_401 = _json("No access token, or an invalid one.", error)
+        token_request: type[BaseModel] = AuthHooksTokenRequest
+        client: list[dict[str, list[str]]] = []
+        client_answers: dict[str, Any] = {}
+        if self.clients:
+            token_request = AuthHooksClientTokenRequest
+            client = [{CLIENT_SCHEME: []}]
+            client_answers = {
+                "401": {
+                    **_json("`invalid_client`: an unknown client or a wrong secret (RFC 6749 §5.2).", error),
+                    "headers": {"WWW-Authenticate": {"description": '`Basic realm="…"`', "schema": {"type": "string"}}},
+                },
+                "400": _json(
+                    "`unauthorized_client` (the client may not use this endpoint), or `invalid_request` (a "
+                    "malformed body, or two client authentication methods).",
+                    error,
+                ),
+            }
         return {
             f"{prefix}/challenge": {
                 "post": {
@@ -304,8 +253,13 @@ class AuthDocs:
                     "tags": tags,
                     "summary": "Revoke a token (RFC 7009)",
                     "operationId": "authhooks_revoke",
-                    "requestBody": _body(AuthHooksTokenRequest),
-                    "responses": {"200": {"description": "Revoked, or was never valid (RFC 7009 §2.2)."}, **common},
+                    **({"security": [{}, *client]} if client else {}),  # anonymous, or a client that must succeed
+                    "requestBody": _body(token_request),
+                    "responses": {
+                        "200": {"description": "Revoked, or was never valid (RFC 7009 §2.2)."},
+                        **common,
+                        **client_answers,
+                    },
                 }
             },
             f"{prefix}/introspect": {
@@ -313,12 +267,22 @@ class AuthDocs:
                     "tags": tags,
                     "summary": "Introspect a token (RFC 7662)",
                     "operationId": "authhooks_introspect",
-                    "security": [{OAUTH2_SCHEME: [self.introspect_scope] if self.introspect_scope else []}],
-                    "requestBody": _body(AuthHooksTokenRequest),
+                    "security": [
+                        {OAUTH2_SCHEME: [self.introspect_scope] if self.introspect_scope else []},
+                        *client,
+                    ],
+                    "requestBody": _body(token_request),
                     "responses": {
                         "200": _json("The introspection answer.", AuthHooksIntrospection),
                         **common,
-                        "401": bearer_401,
+                        **client_answers,
+                        "401": _json(
+                            "No access token and no client credentials (`invalid_token` for a bad token, "
+                            "`invalid_client` for a failed client authentication, RFC 6749 §5.2).",
+                            error,
+                        )
+                        if client
+                        else bearer_401,
                         "403": _json("The caller lacks the introspection scope.", error),
                     },
                 }
@@ -332,3 +296,22 @@ class AuthDocs:
                 }
             },
         }
+
+    def _metadata_paths(self, metadata: IssuerMetadata) -> dict[str, Any]:
+        """The well-known metadata documents, at the host root (RFC 8414 §3, OIDC Discovery §4)."""
+        summaries = {
+            "oauth": ("Authorization server metadata (RFC 8414 §3)", "authhooks_oauth_metadata"),
+            "openid": ("OpenID Provider configuration (OIDC Discovery §4)", "authhooks_openid_configuration"),
+        }
+        documented: dict[str, Any] = {}
+        for path, kind in metadata.paths.items():
+            summary, operation = summaries[kind]
+            documented[path] = {
+                "get": {
+                    "tags": ["auth"],
+                    "summary": summary,
+                    "operationId": operation,
+                    "responses": {"200": _json("The metadata document.", AuthHooksServerMetadata)},
+                }
+            }
+        return documented

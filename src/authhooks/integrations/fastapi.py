@@ -59,7 +59,9 @@ from starlette.responses import Response
 from authhooks.errors import AuthError, ConfigurationError, InsufficientScope, InvalidToken, MissingCredentials
 from authhooks.integrations._openapi import OAUTH2_SCHEME, AuthDocs
 from authhooks.integrations.starlette import SCOPE_KEY, auth_of, principal_of, request_info_of
+from authhooks.metadata import IssuerMetadata
 from authhooks.middleware import AuthHooksMiddleware
+from authhooks.middleware.gate import normalise_prefix
 from authhooks.middleware.responses import FAULTS, Prepared, Responses
 from authhooks.records import Principal, RequestInfo
 
@@ -403,6 +405,8 @@ def install(app: FastAPI, auth: AuthHooks, *, docs_public: bool = True, **middle
         root_path=app.root_path.rstrip("/"),
         problem_json=settings.error_format == "problem+json",
         introspect_scope=str(options.get("introspect_scope", "introspect")),
+        metadata=IssuerMetadata.from_settings(settings, normalise_prefix(settings.routes_prefix)),
+        clients=bool(settings.clients) or settings.clients_file is not None,
     )
     generate = app.openapi
     app.openapi_schema = None
