@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from authhooks.middleware.responses import Prepared
 from authhooks.records import RequestInfo
@@ -84,17 +84,26 @@ def call(name: str, *args: Any, **kwargs: Any) -> ApiCall:
     return ApiCall(name, args, kwargs)
 
 
-async def run_async(route: RouteGen, api: Any, read: Callable[[ReadBody], Awaitable[bytes]]) -> Prepared:
-    """Drive ``route`` under ASGI: flow calls are awaited on ``api`` (an :class:`~authhooks.AuthHooks`), bodies
-    read with ``read``. An exception raised by an effect is thrown into the route, which may handle it."""
+def _resume(route: Steps[Any], value: Any, error: BaseException | None) -> tuple[Effect | None, Any]:
+    """Resume ``route`` with the result of its last effect (``value``), or by throwing in the exception that effect
+    raised (``error``), for the route to handle: ``(effect, None)`` for the next effect it yields, ``(None, result)``
+    when it returned. The one stepping rule of both drivers."""
+    try:
+        return (route.send(value) if error is None else route.throw(error)), None
+    except StopIteration as stop:
+        return None, stop.value
+
+
+async def run_async(route: Steps[T], api: Any, read: Callable[[ReadBody], Awaitable[bytes]]) -> T:
+    """Drive ``route`` (a route, or any :data:`Steps`) under ASGI and return what it returns: flow calls are
+    awaited on ``api`` (an :class:`~authhooks.AuthHooks`), bodies read with ``read``. An exception raised by an
+    effect is thrown into the route, which may handle it."""
     value: Any = None
     error: BaseException | None = None
     while True:
-        try:
-            effect = route.send(value) if error is None else route.throw(error)
-        except StopIteration as stop:
-            result: Prepared = stop.value
-            return result
+        effect, result = _resume(route, value, error)
+        if effect is None:
+            return cast(T, result)
         value, error = None, None
         try:
             if isinstance(effect, ReadBody):
@@ -107,22 +116,22 @@ async def run_async(route: RouteGen, api: Any, read: Callable[[ReadBody], Awaita
             error = exc
 
 
-def run_sync(route: RouteGen, api: Any, read: Callable[[ReadBody], bytes]) -> Prepared:
-    """Drive ``route`` under WSGI: flow calls go to ``api`` (``auth.sync``, the blocking twins), bodies are read
-    with ``read``. An exception raised by an effect is thrown into the route, which may handle it."""
+def run_sync(route: Steps[T], api: Any, read: Callable[[ReadBody], bytes]) -> T:
+    """Drive ``route`` (a route, or any :data:`Steps`) under WSGI and return what it returns: flow calls go to
+    ``api`` (``auth.sync``, the blocking twins), bodies are read with ``read``. An exception raised by an effect is
+    thrown into the route, which may handle it."""
     value: Any = None
     error: BaseException | None = None
     while True:
-        try:
-            effect = route.send(value) if error is None else route.throw(error)
-        except StopIteration as stop:
-            result: Prepared = stop.value
-            return result
+        effect, result = _resume(route, value, error)
+        if effect is None:
+            return cast(T, result)
         value, error = None, None
         try:
-            if isinstance(effect, ReadBody):
-                value = read(effect)
-            else:
-                value = getattr(api, effect.name)(*effect.args, **effect.kwargs)
+            value = (
+                read(effect)
+                if isinstance(effect, ReadBody)
+                else getattr(api, effect.name)(*effect.args, **effect.kwargs)
+            )
         except Exception as exc:
             error = exc

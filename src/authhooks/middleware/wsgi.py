@@ -47,7 +47,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from authhooks.errors import AuthError, ConfigurationError, InvalidRequest, MissingCredentials
 from authhooks.flows.refused import refused_request
@@ -322,7 +322,7 @@ class AuthHooksWSGIMiddleware:
 
         method = environ.get("REQUEST_METHOD", "GET")
         judge = self._gate.sessions.judge(method, list(EnvironHeaders(environ)), info, session_id)
-        principal: Principal = cast(Any, run_sync)(judge, self._sync, read)  # the seam drives any Steps
+        principal = run_sync(judge, self._sync, read)
         if kept:
             environ["wsgi.input"] = io.BytesIO(kept[0])
             environ["CONTENT_LENGTH"] = str(len(kept[0]))
