@@ -32,6 +32,8 @@ from authhooks.flows.verify_signature import verify_signature
 from authhooks.records import Principal, RequestInfo, TokenPair
 from authhooks.tokens.introspection import introspection
 from authhooks.tokens.issuer import IssuedToken
+from authhooks.tokens.service import REVOCATION_CHANNEL
+from authhooks.tokens.subjects import subject_revocation
 
 __all__ = ["TokenFlows", "answer_challenge", "authorize_call"]
 
@@ -307,6 +309,22 @@ class TokenFlows(Engine):
             True when something was revoked; False for an invalid or unknown token (RFC 7009 §2.2).
         """
         return await self.run_flow(invalidate_token(self.deps, token), request)
+
+    async def revoke_subject(self, subject: str) -> None:
+        """Revoke every access token and refresh family of ``subject``, in every instance sharing the store: a
+        not-before mark stored for the subject refuses its tokens issued up to now (and in this second: ``iat``
+        has whole seconds), and the revocation channel evicts them from every instance's validated-token cache
+        (:mod:`authhooks.tokens.subjects`). Tokens issued afterwards are valid.
+
+        Raises:
+            ValueError: an empty subject.
+            StoreError: the store could not record the mark.
+        """
+        key, mark, ttl, message = subject_revocation(subject, self.clock(), self.settings)
+        store = self.store
+        await store.set(key, mark, ttl)
+        self.tokens.cache.drop_subject(subject)
+        await store.publish(REVOCATION_CHANNEL, message)
 
     async def introspect(self, token: str, *, request: RequestInfo | None = None) -> dict[str, Any]:
         """The RFC 7662 §2.2 answer for an access token: its claims when active, else ``{"active": false}``

@@ -40,6 +40,8 @@ from authhooks.records import Principal, RequestInfo, TokenPair
 from authhooks.sessions import SessionGrant, SessionInfo
 from authhooks.tokens.introspection import introspection
 from authhooks.tokens.issuer import IssuedToken
+from authhooks.tokens.service import REVOCATION_CHANNEL
+from authhooks.tokens.subjects import subject_revocation
 
 if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
@@ -191,6 +193,15 @@ class SyncAuthHooks:
     def invalidate_token(self, token: str, *, request: RequestInfo | None = None) -> bool:
         """Blocking :meth:`AuthHooks.invalidate_token`."""
         return self._auth.run_flow_sync(invalidate_token(self._auth.deps, token), request)
+
+    def revoke_subject(self, subject: str) -> None:
+        """Blocking :meth:`AuthHooks.revoke_subject`."""
+        auth = self._auth
+        key, mark, ttl, message = subject_revocation(subject, auth.clock(), auth.settings)
+        store = auth.store.sync
+        store.set(key, mark, ttl)
+        auth.tokens.cache.drop_subject(subject)
+        store.publish(REVOCATION_CHANNEL, message)
 
     def introspect(self, token: str, *, request: RequestInfo | None = None) -> dict[str, Any]:
         """Blocking :meth:`AuthHooks.introspect`."""

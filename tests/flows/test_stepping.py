@@ -19,6 +19,7 @@ from authhooks.flows.refresh_token import refresh_token
 from authhooks.flows.validate_token import validate_token
 from authhooks.testing import FlowStepper
 from authhooks.tokens.refresh import RefreshRecord
+from authhooks.tokens.subjects import mark_key
 
 
 @pytest.fixture
@@ -44,6 +45,7 @@ def test_validate_token_checks_jti_then_login_and_fails_closed_on_a_store_fault(
     assert [key for _, key in _ops(principal)] == [
         f"revoked:{principal.result.jti if principal.result else ''}",
         f"family:{sid}:revoked",
+        mark_key("alice"),  # the subject's not-before mark (auth.revoke_subject)
     ]
     # the nested verify_signature flow is stepped into (a driver folds it in when it has no hooks)
     assert _points(principal) == [
@@ -78,10 +80,15 @@ def test_refresh_token_reuse_ends_the_login_and_reports_it(auth: AuthHooks) -> N
     pair = auth.sync.issue_tokens("alice")
     record = RefreshRecord("fam1", "alice", {}, 0.0, auth.clock() + 3600)
     stepper = FlowStepper(refresh_token(auth.deps, str(pair.refresh_token)))
-    answers = {"get": record.to_bytes(), "add": False, "set": None, "smembers": frozenset({"j1 99999999999"})}
-    answers["publish"] = None
+    answers = {"add": False, "set": None, "smembers": frozenset({"j1 99999999999"}), "publish": None}
+
+    def answer(effect: Effect) -> Any:
+        if isinstance(effect, StoreCall) and effect.op == "get":  # the record; no subject mark
+            return record.to_bytes() if effect.args[0].startswith("refresh:") else None
+        return answers.get(effect.op) if isinstance(effect, StoreCall) else None
+
     with pytest.raises(InvalidGrant) as caught:
-        stepper.run(answers)
+        stepper.run(answer)
     assert caught.value.reason == "refresh_token_reused"
     ops = _ops(stepper)
     assert ("set", "family:fam1:revoked") in ops and ("set", "revoked:j1") in ops and ("publish", "revocations") in ops

@@ -199,7 +199,7 @@ def test_check_reports_every_bad_handler_and_exits_1(tmp_path: Path, capsys: pyt
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert lines[0].endswith(
-        "handlers.toml:4: handler 'no-mallory': action: unknown action 'deni'; did you mean 'deny'? (known: webhook, log, deny, rate_limit, lockout, add_claims, email, python)"
+        "handlers.toml:4: handler 'no-mallory': action: unknown action 'deni'; did you mean 'deny'? (known: webhook, log, deny, rate_limit, lockout, add_claims, revoke_tokens, email, python)"
     )
     assert "handlers.toml:12: handler 'log-failures': options.tmplate" in lines[1]
     good = write(tmp_path, GOOD, "good.toml")

@@ -11,6 +11,7 @@ from authhooks.flows.revocation import MAX_REFRESH_LEN, fault_reason, revoke_fam
 from authhooks.hooks.points import CATALOGUE
 from authhooks.records import Principal, TokenPair
 from authhooks.tokens.refresh import REFRESH_TOKEN_PREFIX, RefreshRecord, hash_refresh_token
+from authhooks.tokens.subjects import issued_before_mark, mark_key
 
 __all__ = ["refresh_token"]
 
@@ -49,6 +50,8 @@ def refresh_token(deps: FlowDeps, refresh_token: str) -> FlowGen[TokenPair]:
         remaining = record.expires_at - deps.now()
         if remaining <= 0:
             raise InvalidGrant(reason="refresh_token_expired")
+        if issued_before_mark(record.issued_at, (yield StoreCall("get", (mark_key(subject),)))):
+            raise InvalidGrant(reason="refresh_token_revoked")  # auth.revoke_subject: every family of the subject
         # The one-use claim is atomic (set-if-absent): of two concurrent uses exactly one wins, and the other
         # (like any later use) is a reuse, which revokes the family (RFC 9700 §4.14.2).
         claimed = yield StoreCall("add", (f"refresh-used:{digest}", b"1", max(1.0, remaining)))

@@ -8,6 +8,7 @@ Store layout (keys are prefixed by the store backend):
 ``refresh-used:<sha256>``      the atomic one-use claim of a refresh token (a second claim is a reuse)
 ``family:<id>:revoked``        a revoked refresh family (reuse detected, or logout)
 ``family:<id>:jtis``           ``"<jti> <exp>"`` of each access token issued within a family (revoked with it)
+``subject-nbf:<sha256>``       a subject's not-before mark: its tokens and refresh tokens issued earlier are refused
 ============================== ========================================================================
 
 Refresh families keep the lifetime of the login that started them: rotation never extends it.
@@ -26,6 +27,7 @@ from authhooks.flows.deps import FlowDeps
 from authhooks.flows.effects import FlowGen, Note, StoreCall
 from authhooks.records import Principal
 from authhooks.tokens.service import REVOCATION_CHANNEL
+from authhooks.tokens.subjects import issued_before_mark, mark_key
 
 __all__ = ["MAX_REFRESH_LEN", "check_revocation", "fault_reason", "login_id", "revoke_family", "revoke_jti"]
 
@@ -51,7 +53,8 @@ def login_id(principal: Principal) -> str | None:
 
 
 def check_revocation(deps: FlowDeps, principal: Principal) -> FlowGen[None]:
-    """Refuse a token whose ``jti`` was invalidated or whose login (``sid``) was ended.
+    """Refuse a token whose ``jti`` was invalidated, whose login (``sid``) was ended, or that was issued before its
+    subject's not-before mark (``auth.revoke_subject``: :mod:`authhooks.tokens.subjects`).
 
     Both lookups are needed: a ``jti`` alone misses a token issued concurrently with its family's revocation,
     a ``sid`` alone misses a token invalidated on its own. A store fault fails closed unless ``store_failure``
@@ -65,7 +68,9 @@ def check_revocation(deps: FlowDeps, principal: Principal) -> FlowGen[None]:
     sid = login_id(principal)
     if sid is not None:
         keys.append(f"family:{sid}:revoked")
-    for key in keys:
+    keys.append(mark_key(principal.subject))
+    last = len(keys) - 1
+    for index, key in enumerate(keys):
         try:
             revoked = yield StoreCall("get", (key,))
         except StoreError:
@@ -73,7 +78,10 @@ def check_revocation(deps: FlowDeps, principal: Principal) -> FlowGen[None]:
                 raise
             yield Note(reason="store_unavailable_fail_open")
             return
-        if revoked is not None:
+        if index == last:  # the subject's not-before mark (auth.revoke_subject)
+            if issued_before_mark(principal.claims.get("iat"), revoked):
+                raise RevokedToken()
+        elif revoked is not None:
             raise RevokedToken()
 
 

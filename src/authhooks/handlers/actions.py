@@ -1,22 +1,24 @@
-"""The simple built-in actions: ``log``, ``deny``, ``add_claims``; and the shape every action has.
+"""The simple built-in actions: ``log``, ``deny``, ``add_claims``, ``revoke_tokens``; and the shape of an action.
 
 An action is compiled once, at load, from ``[handler.options]``, and then run once per handler run: blocking
 under the sync driver (:meth:`Action.run_sync`), awaited on the event loop under the async driver
 (:meth:`Action.run_async`). It returns what a hook returns: ``None``, a mapping of inputs to change (decision
 points), or a :class:`~authhooks.errors.Deny`.
 
-==============  ==================================================================================================
-action          options
-==============  ==================================================================================================
-``log``         ``template`` (placeholders: :data:`~authhooks.handlers.summary.FIELDS`; default
-                ``"{handler}: {point} {outcome} {reason}"``), ``level`` (``debug``, ``info``, ``warning``,
-                ``error``; default ``info``); logger ``authhooks.handlers``
-``deny``        ``status`` (400-599, default 403), ``reason`` (default ``denied``), ``description``,
-                ``headers`` (a table of strings); decision and provide points only
-``add_claims``  ``claims``: a table of claims to add; string values are templates (the summary fields and
-                ``{now}``, Unix seconds); registered claims (``sub``, ``exp``…) are refused. At points whose
-                ``claims`` input may change: ``issue_token.pre``, ``login.verified``
-==============  ==================================================================================================
+=================  ===============================================================================================
+action             options
+=================  ===============================================================================================
+``log``            ``template`` (placeholders: :data:`~authhooks.handlers.summary.FIELDS`; default
+                   ``"{handler}: {point} {outcome} {reason}"``), ``level`` (``debug``, ``info``, ``warning``,
+                   ``error``; default ``info``); logger ``authhooks.handlers``
+``deny``           ``status`` (400-599, default 403), ``reason`` (default ``denied``), ``description``,
+                   ``headers`` (a table of strings); decision and provide points only
+``add_claims``     ``claims``: a table of claims to add; string values are templates (the summary fields and
+                   ``{now}``, Unix seconds); registered claims (``sub``, ``exp``…) are refused. At points whose
+                   ``claims`` input may change: ``issue_token.pre``, ``login.verified``
+``revoke_tokens``  no options: revoke every token and refresh family of the event's subject (its ``subject`` input
+                   or principal), in every instance (``auth.revoke_subject``); at points with a subject or principal
+=================  ===============================================================================================
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from typing import Any, ClassVar
 
 from authhooks._redact import SubjectRecorder
 from authhooks.errors import Deny
-from authhooks.handlers.facts import claims_of
+from authhooks.handlers.facts import claims_of, principal_of
 from authhooks.handlers.spec import Env, Problem, check_keys, integer, string, table
 from authhooks.handlers.summary import FIELDS, Call, summary
 from authhooks.handlers.values import template_fields
 from authhooks.hooks.points import HookPoint, PointKind
 
-__all__ = ["Action", "AddClaims", "DenyAction", "LogAction", "Reserved", "subjects_of"]
+__all__ = ["Action", "AddClaims", "DenyAction", "LogAction", "Reserved", "RevokeTokens", "subjects_of"]
 
 logger = logging.getLogger("authhooks.handlers")
 
@@ -174,6 +176,40 @@ def _json_value(value: Any, where: str) -> Any:
     if isinstance(value, Mapping):
         return {k: _json_value(v, where) for k, v in value.items()}
     return value
+
+
+class RevokeTokens(Action):
+    """``revoke_tokens``: revoke every access token and refresh family of the event's subject, in every instance
+    (``auth.revoke_subject``: a not-before mark in the store, pushed to every validated-token cache).
+
+    The subject is the point's ``subject`` input or its principal's: never a name a request body supplies (at
+    ``request.*`` points), which would let anyone end anyone's logins.
+    """
+
+    kind = "revoke_tokens"
+
+    def __init__(self, options: Mapping[str, Any], point: HookPoint, env: Env) -> None:
+        check_keys(options, self.options, "options")
+        if not {"subject", "principal"} & set(point.inputs):
+            raise Problem("event", f"revoke_tokens needs a point with a subject or principal; {point.name} has none")
+
+    @staticmethod
+    def _subject(call: Call) -> str | None:
+        subject = call.inputs.get("subject")
+        if isinstance(subject, str) and subject:
+            return subject
+        principal = principal_of(call.inputs)
+        return principal.subject if principal is not None else None
+
+    def run_sync(self, call: Call) -> None:
+        subject = self._subject(call)
+        if subject is not None:
+            call.auth.sync.revoke_subject(subject)
+
+    async def run_async(self, call: Call) -> None:
+        subject = self._subject(call)
+        if subject is not None:
+            await call.auth.revoke_subject(subject)
 
 
 def point_allows(action: type[Action], point: HookPoint) -> str | None:

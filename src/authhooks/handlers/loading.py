@@ -15,7 +15,8 @@ key             meaning
 ``name``        unique; the hook is registered as ``handler:<name>`` (telemetry, audit, ``after=``)
 ``event``       a hook point (``login.failed``), a seed alias (``post_auth``), a declared application point, or a
                 list of them; ``request.pre``/``request.post`` for observed routes
-``action``      ``webhook``, ``log``, ``deny``, ``rate_limit``, ``lockout``, ``add_claims``, ``email``, ``python``
+``action``      ``webhook``, ``log``, ``deny``, ``rate_limit``, ``lockout``, ``add_claims``, ``revoke_tokens``,
+                ``email``, ``python``
                 (with ``options.function``), or ``"module:function"`` (a Python hook, shorthand for ``python``)
 ``options``     the action's options (a table)
 ``conditions``  when the handler runs, AND-combined (see :mod:`~authhooks.handlers.conditions`)
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from authhooks.errors import ConfigurationError, HookError
-from authhooks.handlers.actions import Action, AddClaims, DenyAction, LogAction, point_allows
+from authhooks.handlers.actions import Action, AddClaims, DenyAction, LogAction, RevokeTokens, point_allows
 from authhooks.handlers.conditions import Condition, compile_conditions, import_function
 from authhooks.handlers.email import EmailAction
 from authhooks.handlers.limits import Lockout, RateLimit
@@ -68,7 +69,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = ["ACTIONS", "KEYS", "Binding", "Handler", "HandlersSource", "load"]
 
-ACTIONS = ("webhook", "log", "deny", "rate_limit", "lockout", "add_claims", "email", "python")
+ACTIONS = ("webhook", "log", "deny", "rate_limit", "lockout", "add_claims", "revoke_tokens", "email", "python")
 KEYS = (
     "name",
     "event",
@@ -339,6 +340,8 @@ def _action(
         return DenyAction(options, point, env)
     if kind == "add_claims":
         return AddClaims(options, point, env)
+    if kind == "revoke_tokens":
+        return RevokeTokens(options, point, env)
     if kind == "rate_limit":
         if point.kind is PointKind.NOTIFICATION:
             raise Problem("event", f"rate_limit denies, so it needs a decision point; {point.name} only notifies")

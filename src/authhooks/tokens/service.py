@@ -25,13 +25,15 @@ from authhooks.tokens.jwks import RemoteKeySet
 from authhooks.tokens.keys import Key
 from authhooks.tokens.keyset import KeySet
 from authhooks.tokens.loading import keys_from_settings
+from authhooks.tokens.subjects import SUBJECT_REVOKED_PREFIX
 from authhooks.tokens.validator import TokenValidator
 
 __all__ = ["REVOCATION_CHANNEL", "TokenService"]
 
 REVOCATION_CHANNEL = "revocations"
 """The store channel on which revoked ``jti`` values are published to every instance, and key withdrawals too
-(a message :data:`KEY_EVICTION_PREFIX` + space-separated RFC 7638 thumbprints).
+(a message :data:`KEY_EVICTION_PREFIX` + space-separated RFC 7638 thumbprints), and subject revocations
+(:data:`~authhooks.tokens.subjects.SUBJECT_REVOKED_PREFIX` + the subject).
 
 The validated-token cache trusts this feed, so it serves only while the subscription is live: from the moment the
 store reports a gap (``on_status(False)``; a dropped Redis connection is noticed within milliseconds, a silent one
@@ -116,6 +118,8 @@ class TokenService:
         self._evictions = threading.Condition()
         self.evictions_heard = 0
         """How many key-withdrawal messages this instance has heard (its own included), for tests and telemetry."""
+        self.subjects_heard = 0
+        """How many subject revocations this instance has heard (its own included), for tests and telemetry."""
         self._lock = threading.Lock()
         self._union: tuple[KeySet | None, KeySet] = (None, self.keys)
 
@@ -160,10 +164,29 @@ class TokenService:
         if message.startswith(KEY_EVICTION_PREFIX):
             self._on_key_eviction(message[len(KEY_EVICTION_PREFIX) :])
             return
+        if message.startswith(SUBJECT_REVOKED_PREFIX):
+            self._on_subject(message[len(SUBJECT_REVOKED_PREFIX) :])
+            return
         try:
             self.cache.drop_jti(message.decode("ascii"))
         except UnicodeDecodeError:
             return
+
+    # -- subject revocation -----------------------------------------------------------------------------------
+
+    def _on_subject(self, payload: bytes) -> None:
+        try:
+            self.cache.drop_subject(payload.decode("utf-8", "surrogatepass"))
+        except UnicodeDecodeError:
+            self.cache.clear()  # not a subject this instance can name: forget everything rather than keep it
+        with self._evictions:
+            self.subjects_heard += 1
+            self._evictions.notify_all()
+
+    def wait_for_subjects(self, count: int, timeout: float) -> bool:
+        """Wait until :attr:`subjects_heard` reaches ``count`` (at most ``timeout`` seconds); return whether it did."""
+        with self._evictions:
+            return self._evictions.wait_for(lambda: self.subjects_heard >= count, timeout)
 
     # -- key withdrawal ---------------------------------------------------------------------------------------
 
