@@ -36,7 +36,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from authhooks.errors import ConfigurationError
-from authhooks.middleware.responses import Prepared
+from authhooks.integrations._wsgi import scope_names, text_headers
+from authhooks.middleware.gate import SETTING_OPTIONS
 from authhooks.middleware.wsgi import PRINCIPAL_KEY, AuthHooksWSGIMiddleware
 
 if TYPE_CHECKING:
@@ -49,20 +50,7 @@ __all__ = ["AuthHooksMiddleware", "require_scopes"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MIDDLEWARE_OPTIONS = frozenset(
-    {
-        "protect",
-        "public_paths",
-        "optional_auth",
-        "routes",
-        "routes_prefix",
-        "error_format",
-        "max_body_bytes",
-        "realm",
-        "instrument_wsgi",
-        "required_scopes",
-        "introspect_scope",
-        "strict_startup",
-    }
+    {*SETTING_OPTIONS, "instrument_wsgi", "required_scopes", "introspect_scope", "strict_startup"}
 )
 _PASSED: list[bytes] = []
 """What the judged-only app returns: the request passed the middleware."""
@@ -111,10 +99,6 @@ def build_engine(config: Mapping[str, Any]) -> AuthHooksWSGIMiddleware:
 
         auth = AuthHooks(**rest)  # unknown keys are refused by Settings, naming them
     return AuthHooksWSGIMiddleware(_passed, auth=auth, **options)
-
-
-def _text_headers(prepared: Prepared) -> list[tuple[str, str]]:
-    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in prepared.headers]
 
 
 class AuthHooksMiddleware:
@@ -189,10 +173,7 @@ def require_scopes(*scopes: str | Sequence[str]) -> Callable[[F], F]:
     ``auth.sync.authorize``), else the RFC 6750 refusal (401, or 403 ``insufficient_scope``) and the view is not
     called. Needs :class:`AuthHooksMiddleware` in ``MIDDLEWARE``.
     """
-    wanted: list[str] = []
-    for scope in scopes:
-        wanted.extend([scope] if isinstance(scope, str) else scope)
-    required = tuple(wanted)
+    required = scope_names(scopes)
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -202,7 +183,7 @@ def require_scopes(*scopes: str | Sequence[str]) -> Callable[[F], F]:
             environ: dict[str, Any] = request.environ  # type: ignore[attr-defined]
             refusal = _engine.require(environ, required)
             if refusal is not None:
-                return _response(refusal.status, _text_headers(refusal), refusal.body)
+                return _response(refusal.status, text_headers(refusal), refusal.body)
             request.principal = environ.get(PRINCIPAL_KEY)  # type: ignore[attr-defined]
             _set_user(request)
             return view(request, *args, **kwargs)

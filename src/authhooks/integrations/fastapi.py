@@ -61,7 +61,7 @@ from authhooks.integrations._openapi import OAUTH2_SCHEME, AuthDocs
 from authhooks.integrations.starlette import SCOPE_KEY, auth_of, principal_of, request_info_of
 from authhooks.metadata import IssuerMetadata
 from authhooks.middleware import AuthHooksMiddleware
-from authhooks.middleware.gate import normalise_prefix
+from authhooks.middleware.gate import SETTING_OPTIONS, normalise_prefix
 from authhooks.middleware.responses import FAULTS, Prepared, Responses
 from authhooks.records import Principal, RequestInfo
 
@@ -344,17 +344,7 @@ def require_scopes(*scopes: str) -> Any:
 
 
 _DOCS_ATTRIBUTES = ("openapi_url", "docs_url", "redoc_url", "swagger_ui_oauth2_redirect_url")
-_SETTING_OPTIONS = (
-    "protect",
-    "public_paths",
-    "optional_auth",
-    "routes",
-    "routes_prefix",
-    "error_format",
-    "max_body_bytes",
-    "realm",
-    "instrument_asgi",
-)
+_SETTING_OPTIONS = (*SETTING_OPTIONS, "instrument_asgi")
 
 
 def docs_paths(app: FastAPI) -> tuple[str, ...]:

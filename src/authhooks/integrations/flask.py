@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from flask import Flask, Response, current_app, request
 
 from authhooks.errors import ConfigurationError
+from authhooks.integrations._wsgi import scope_names, text_headers
 from authhooks.middleware.responses import Prepared
 from authhooks.middleware.wsgi import PRINCIPAL_KEY, AuthHooksWSGIMiddleware
 from authhooks.records import Principal
@@ -87,8 +88,7 @@ def _middleware() -> AuthHooksWSGIMiddleware:
 
 def to_response(prepared: Prepared) -> Response:
     """A Flask response with the status, headers and body of a refusal."""
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in prepared.headers if k != b"content-length"]
-    return Response(prepared.body, status=prepared.status, headers=headers)
+    return Response(prepared.body, status=prepared.status, headers=text_headers(prepared))
 
 
 def require_scopes(*scopes: str | Sequence[str]) -> Callable[[F], F]:
@@ -98,10 +98,7 @@ def require_scopes(*scopes: str | Sequence[str]) -> Callable[[F], F]:
 
     ``@require_scopes()`` requires only a valid token; ``@require_scopes("read", "write")`` both scopes.
     """
-    wanted: list[str] = []
-    for scope in scopes:
-        wanted.extend([scope] if isinstance(scope, str) else scope)
-    required = tuple(wanted)
+    required = scope_names(scopes)
 
     def decorate(view: F) -> F:
         @functools.wraps(view)

@@ -24,7 +24,20 @@ if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
     from authhooks.config import Settings
 
-__all__ = ["Gate", "normalise_prefix", "resolve"]
+__all__ = ["SETTING_OPTIONS", "Gate", "normalise_prefix", "resolve"]
+
+SETTING_OPTIONS = (
+    "protect",
+    "public_paths",
+    "optional_auth",
+    "routes",
+    "routes_prefix",
+    "error_format",
+    "max_body_bytes",
+    "realm",
+)
+"""The keyword options of both drivers that are :class:`~authhooks.config.Settings` fields (:func:`resolve`); each
+driver adds its ``instrument_asgi`` / ``instrument_wsgi``."""
 
 
 def normalise_prefix(value: str) -> str:
