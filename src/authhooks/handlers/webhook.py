@@ -28,6 +28,9 @@ attempt). The body is ``{"type": <point>, "timestamp": <ISO-8601>, "data": <summ
 
 A delivery fails — and the handler's ``on_error`` policy decides what follows — when every attempt failed, when
 the receiver answers another 4xx, when the breaker is open, or when a decision answer is not the JSON above.
+Redirects are never followed (a 3xx is a failure). A notification's answer body is never read; a decision
+answer is read up to :data:`MAX_ANSWER_BYTES` (more is a failure) and within the attempt's timeout as a whole (a
+receiver that trickles its answer byte by byte is a failed attempt, retried like a timeout).
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ __all__ = ["WebhookAction", "WebhookError"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _REASON = re.compile(r"^[a-z0-9_]{1,64}$")
+MAX_ANSWER_BYTES = 64 * 1024
+"""The largest decision answer read from a receiver."""
 _RESERVED_HEADERS = (
     "webhook-id",
     "webhook-timestamp",
@@ -163,16 +168,22 @@ class WebhookAction(Action):
             raise WebhookError(f"webhook {self.target}: the handler's timeout ran out")
         return min(self.timeout, left)
 
-    def _check(self, response: httpx.Response) -> Any:
-        """What a response means: a retry, a failure, or (decision webhooks) the hook's return."""
+    def _check(self, response: httpx.Response) -> bool:
+        """What a response's status means: a retry, a failure, or whether its body is to be read (decision
+        webhooks)."""
         status = response.status_code
         if status == 429 or status >= 500:
             raise _Retry(f"HTTP {status}")
         if status >= 300:
             raise WebhookError(f"webhook {self.target}: the receiver answered HTTP {status}")
-        if not self.decision:
-            return None
-        return self._decide(response.content)
+        return self.decision
+
+    def _take(self, data: bytearray, chunk: bytes, until: float) -> None:
+        data += chunk
+        if len(data) > MAX_ANSWER_BYTES:
+            raise WebhookError(f"webhook {self.target}: the answer is larger than {MAX_ANSWER_BYTES} bytes")
+        if time.monotonic() > until:
+            raise _Retry("the answer was too slow")
 
     def _decide(self, content: bytes) -> Any:
         if not content.strip():
@@ -235,13 +246,15 @@ class WebhookAction(Action):
                         break
                     time.sleep(pause)
                 try:
-                    response = client.post(
-                        self.url,
-                        content=body,
-                        headers=self._headers(msg_id, body, trace),
-                        timeout=self._per_attempt(deadline),
-                    )
-                    result = self._check(response)
+                    timeout = self._per_attempt(deadline)
+                    until = time.monotonic() + timeout
+                    headers = self._headers(msg_id, body, trace)
+                    with client.stream("POST", self.url, content=body, headers=headers, timeout=timeout) as response:
+                        data = bytearray()
+                        if self._check(response):
+                            for chunk in response.iter_bytes():
+                                self._take(data, chunk, until)
+                    result = self._decide(bytes(data)) if self.decision else None
                 except _Retry as exc:
                     last = str(exc)
                     continue
@@ -263,13 +276,16 @@ class WebhookAction(Action):
                         break
                     await asyncio.sleep(pause)
                 try:
-                    response = await client.post(
-                        self.url,
-                        content=body,
-                        headers=self._headers(msg_id, body, trace),
-                        timeout=self._per_attempt(deadline),
-                    )
-                    result = self._check(response)
+                    timeout = self._per_attempt(deadline)
+                    until = time.monotonic() + timeout
+                    headers = self._headers(msg_id, body, trace)
+                    stream = client.stream("POST", self.url, content=body, headers=headers, timeout=timeout)
+                    async with stream as response:
+                        data = bytearray()
+                        if self._check(response):
+                            async for chunk in response.aiter_bytes():
+                                self._take(data, chunk, until)
+                    result = self._decide(bytes(data)) if self.decision else None
                 except _Retry as exc:
                     last = str(exc)
                     continue
