@@ -1,5 +1,6 @@
 """A rate limit on Redis is one limit for every process: a child process spends part of the window, the parent
-finds the rest (a lockout set by one process holds in the other)."""
+finds the rest (a lockout set by one process holds in the other); a revoke_tokens run in a child process ends the
+subject's logins in the parent, its cached tokens evicted."""
 
 from __future__ import annotations
 
@@ -69,3 +70,49 @@ def test_rate_limit_and_lockout_hold_across_processes(tmp_path: Path, redis_pref
         auth.sync.login("victim", {"password": "right"}, scheme="password")
     assert locked.value.reason == "account_locked"
     auth.close()
+
+
+REVOKE = {"handler": [{"name": "end-logins", "event": "login.failed", "action": "revoke_tokens"}]}
+
+REVOKING_CHILD = """
+import json, sys
+from authhooks import AuthHooks
+from authhooks.errors import AuthError
+auth = AuthHooks(secret="s" * 64, store_url=sys.argv[1], store_key_prefix=sys.argv[2], state_dir=sys.argv[3],
+                 telemetry=False, handlers=json.loads(sys.argv[4]))
+auth.add_hook("login.provide", lambda subject, credentials: False, inline=True, name="refuse")
+try:
+    auth.sync.login("henry", {"password": "wrong"}, scheme="password")
+except AuthError:
+    pass
+auth.close()
+print("done")
+"""
+
+
+def test_revoke_tokens_in_one_process_ends_the_logins_in_another(tmp_path: Path, redis_prefix: str) -> None:
+    from authhooks.errors import InvalidGrant, RevokedToken
+
+    auth = make_auth(tmp_path, store_url=REDIS_URL, store_key_prefix=redis_prefix)
+    try:
+        pair, other = auth.sync.issue_tokens("henry"), auth.sync.issue_tokens("iris")
+        for token in (pair.access_token, other.access_token):
+            auth.sync.validate_token(token)
+            assert auth.tokens.cache.get(token) is not None  # cached: the feed is live
+        child = subprocess.run(
+            [sys.executable, "-c", REVOKING_CHILD, REDIS_URL, redis_prefix, str(tmp_path), json.dumps(REVOKE)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert child.returncode == 0 and child.stdout.strip() == "done", child.stderr
+        assert auth.tokens.wait_for_subjects(1, 10), "the child's revocation never reached this process"
+        assert auth.tokens.cache.get(pair.access_token) is None
+        with pytest.raises(RevokedToken):
+            auth.sync.validate_token(pair.access_token)
+        with pytest.raises(InvalidGrant):
+            auth.sync.refresh_token(pair.refresh_token)
+        assert auth.sync.validate_token(other.access_token).subject == "iris"
+    finally:
+        auth.close()
