@@ -533,3 +533,169 @@ async def test_otel_asgi_options_keep_tokens_out_of_the_server_span(tmp_path: Pa
     secrets.token(token)
     found = scan([o for span in spans for o in span_texts(span)], secrets.values)
     assert not found, "\n".join(found[:10])
+
+
+# -- sign-in with a provider, sessions, registered clients, webhooks ----------------------------------------------
+
+
+class _Receiver:
+    """A local webhook receiver keeping every payload and header set it got."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[str] = []
+        seen = self.seen
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                seen.append(
+                    body.decode("utf-8", "replace") + "\n" + "\n".join(f"{k}: {v}" for k, v in self.headers.items())
+                )
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_no_secret_of_sign_in_sessions_clients_or_webhooks_in_any_output(
+    tmp_path: Path,
+    global_telemetry: InMemoryTelemetry,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sign-in with an OpenID provider (its state, code, nonce, PKCE verifier, browser binding and the provider's
+    tokens), the session it makes (id and CSRF token, used, refused cross-site, ended), callback failures (another
+    browser, a replay, the provider refusing), registered clients failing and succeeding, and webhooks on every
+    step: none of those values in any span (the server span of opentelemetry-instrumentation-asgi included, whose
+    URL holds the callback's query), log record, audit record, webhook payload or refusal."""
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from authhooks.clients import hash_client_secret
+    from authhooks.oauth import OAuthProvider, OAuthService
+    from oauth._fake_provider import ISSUER, FakeProvider
+
+    caplog.set_level(logging.DEBUG, logger="authhooks")
+    webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    client_secret = "client-secret-Hq7Zp3Lm9Wx2"
+    monkeypatch.setenv("SCAN_WEBHOOK_SECRET", webhook_secret)
+    receiver = _Receiver()
+    fake = FakeProvider()
+    provider_answers: list[dict[str, Any]] = []
+    handle = fake.handle
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        response = handle(request)
+        if request.url.path == "/token" and response.status_code == 200:
+            provider_answers.append(json.loads(response.content))
+        return response
+
+    fake.handle = recording  # type: ignore[method-assign]
+    hook = {"url": receiver.url, "secret_env": "SCAN_WEBHOOK_SECRET", "backoff": 0.0, "retries": 0}
+    events = ["oauth_callback.pre", "oauth_callback.failed", "oauth_exchange.post", "session.created",
+              "session.validated", "session.failed", "session.ended", "login.verified"]  # fmt: skip
+    handlers = {"handler": [{"name": f"w{i}", "event": e, "action": "webhook", "options": hook}
+                            for i, e in enumerate(events)]}  # fmt: skip
+    audit = tmp_path / "audit.jsonl"
+    auth = AuthHooks(
+        secret=HMAC_SECRET,
+        store_url="memory://",
+        state_dir=tmp_path,
+        audit_log_file=audit,
+        record_subject=False,
+        telemetry=False,
+        observers=[global_telemetry.observer(Settings(record_subject=False))],
+        sessions=True,
+        session_paths=("/me",),
+        bearer_paths=("/api/**",),
+        clients=(f"rs:{hash_client_secret(client_secret, iterations=100_000)}",),
+        handlers=handlers,
+    )
+    provider = OAuthProvider(name="fake", issuer=ISSUER, client_id=fake.client_id, client_secret=fake.client_secret,
+                             redirect_uri="https://app.test/auth/oauth/fake/callback")  # fmt: skip
+    auth.oauth = OAuthService(auth.settings, [provider], transport=fake.transport)
+    inner = Starlette(routes=[Route("/me", lambda request: JSONResponse({}), methods=["GET", "POST"])])
+    inner.add_middleware(AuthHooksMiddleware, auth=auth, protect=["/me", "/api/**"], instrument_asgi=True)
+    secrets = Secrets()
+    secrets.add(webhook_secret, client_secret, str(fake.client_secret))
+    responses = Responses()
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(inner), base_url="https://app.test") as c:
+
+        async def start() -> tuple[dict[str, str], str]:
+            r = responses.add(await c.get("/auth/oauth/fake/start?return_to=/me"), status=302)
+            binding = c.cookies["__Host-authhooks_oauth"]
+            params = fake.consent(r.headers["location"])
+            query = parse_qs(urlsplit(r.headers["location"]).query)
+            secrets.add(binding, params["code"], params["state"], query["nonce"][0])
+            return params, binding
+
+        params, _ = await start()  # from another browser: refused, the state spent
+        c.cookies.delete("__Host-authhooks_oauth")
+        refused = await c.get(f"/auth/oauth/fake/callback?{urlencode(params)}")
+        responses.add(refused, params["code"], params["state"], status=400)
+        params, _ = await start()  # the provider refuses the code
+        fake.codes.clear()
+        responses.add(await c.get(f"/auth/oauth/fake/callback?{urlencode(params)}"), params["code"], status=400)
+        params, _ = await start()  # the real sign-in
+        done = responses.add(await c.get(f"/auth/oauth/fake/callback?{urlencode(params)}"), status=303)
+        responses.add(await c.get(f"/auth/oauth/fake/callback?{urlencode(params)}"), params["code"], status=400)
+        session_id, csrf = c.cookies["__Host-authhooks_session"], c.cookies["__Host-authhooks_csrf"]
+        secrets.add(session_id, csrf)
+        assert done.headers["location"] == "/me"
+        responses.add(await c.get("/me"), status=200)
+        responses.add(await c.post("/me", headers={"x-csrf-token": "forged-csrf-Xy12"}), session_id, status=403)
+        responses.add(await c.post("/me", headers={"x-csrf-token": csrf, "origin": "https://evil.test"}), csrf,
+                      status=403)  # fmt: skip
+        tampered = session_id[:-2] + ("AA" if not session_id.endswith("AA") else "BB")
+        secrets.add(tampered)
+        responses.add(
+            await c.get("/me", headers={"cookie": f"__Host-authhooks_session={tampered}"}), tampered, status=401
+        )
+        responses.add(await c.post("/auth/logout", headers={"x-csrf-token": csrf}), status=204)
+        responses.add(
+            await c.get("/me", headers={"cookie": f"__Host-authhooks_session={session_id}"}), session_id, status=401
+        )
+
+        token = (await auth.issue_token("resource-user", {"scope": "read"})).token
+        secrets.token(token)
+        wrong = "wrong-client-secret-Jk4"
+        secrets.add(wrong)
+        for secret in (wrong, client_secret):
+            pair = base64.b64encode(f"rs:{secret}".encode()).decode()
+            secrets.add(pair)
+            r = await c.post("/auth/introspect", data={"token": token}, headers={"authorization": f"Basic {pair}"})
+            responses.add(r, pair, secret, status=401 if secret == wrong else 200)
+        posted = await c.post("/auth/introspect", data={"token": token, "client_id": "rs", "client_secret": wrong})
+        responses.add(posted, wrong, status=401)
+    await auth.aclose()
+    receiver.stop()
+
+    for answer in provider_answers:
+        secrets.add(answer["access_token"], answer["refresh_token"], answer["id_token"])
+        secrets.token(answer["id_token"])
+    secrets.add(*(form.get("code_verifier", "") for form in fake.token_requests))
+    assert len(provider_answers) == 1 and fake.token_requests
+    assert len(receiver.seen) >= 6, receiver.seen
+    spans = global_telemetry.spans()
+    assert any(span.kind.name == "SERVER" for span in spans)
+    outputs: list[tuple[str, str]] = [o for span in spans for o in span_texts(span)]
+    outputs.extend(log_texts(caplog.records))
+    outputs.append(("caplog text", caplog.text))
+    outputs.extend((f"audit line {i}", line) for i, line in enumerate(audit.read_text().splitlines(), 1))
+    outputs.extend((f"webhook payload {i}", text) for i, text in enumerate(receiver.seen, 1))
+    found = scan(outputs, {s for s in secrets.values if len(s) >= 8})
+    assert not found, "\n".join(found[:20])
+    responses.check()
