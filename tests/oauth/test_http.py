@@ -224,3 +224,12 @@ async def test_the_development_cookie_on_plain_http(tmp_path: Path, fake: FakePr
         assert "Secure" not in session and "HttpOnly" in session
         assert (await client.get("/me")).json()["subject"] == "fake:user-42"
     await auth.aclose(timeout=2.0)
+
+
+async def test_callback_answers_send_no_referrer(client: Any, fake: FakeProvider) -> None:
+    """The callback's URL holds the code and state: neither its landing redirect nor its error page lets the
+    browser send that URL on as a Referer (RFC 9700 §4.2.4)."""
+    failed = await client.get("/auth/oauth/fake/callback?state=unknown&code=x")
+    assert failed.status_code == 400 and failed.headers["referrer-policy"] == "no-referrer"
+    done = await _sign_in(client, fake)
+    assert done.status_code == 303 and done.headers["referrer-policy"] == "no-referrer"

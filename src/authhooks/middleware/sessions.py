@@ -10,7 +10,9 @@ route                               method what
 ``{prefix}/oauth/{provider}/callb`` GET    the provider's redirect: with ``AUTHHOOKS_SESSIONS`` a session
 ``ack``                                    (303 to ``return_to`` with the session and CSRF cookies), else the
                                            token JSON; a failure is an HTML page with its status (400, 403,
-                                           502 when the provider is down), never a 500
+                                           502 when the provider is down), never a 500; every answer carries
+                                           ``Referrer-Policy: no-referrer`` (its URL holds the code and state:
+                                           RFC 9700 §4.2.4)
 =================================== ====== ================================================================
 
 Which credential a protected path takes (per path, from the settings): a Bearer token on ``bearer_paths``, the
@@ -49,6 +51,7 @@ __all__ = ["BINDING_COOKIE", "SessionWeb", "cookies", "own_origin"]
 BINDING_COOKIE = "__Host-authhooks_oauth"
 _INSECURE_BINDING = "authhooks_oauth"
 _MAX_QUERY = 8192
+_NO_REFERRER = (b"referrer-policy", b"no-referrer")
 _TOKEN_CLAIMS = frozenset({"iss", "aud", "exp", "nbf", "iat", "jti", "sid", "scope", "typ", "token_type"})
 
 
@@ -92,6 +95,7 @@ def _page(status: int, title: str, text: str, extra: Sequence[tuple[bytes, bytes
         (b"content-type", b"text/html; charset=utf-8"),
         (b"cache-control", b"no-store"),
         (b"content-security-policy", b"default-src 'none'"),
+        _NO_REFERRER,
         *extra,
     ]
     return build(status, headers, body)
@@ -242,11 +246,12 @@ class SessionWeb:
             headers = [
                 (b"location", done.return_to.encode("ascii")),
                 (b"cache-control", b"no-store"),
+                _NO_REFERRER,
                 clear_binding,
                 *self.grant_cookies(grant),
             ]
             return build(303, headers)
-        return json_response(200, done.login.tokens.as_dict(), extra=[clear_binding])
+        return json_response(200, done.login.tokens.as_dict(), extra=[_NO_REFERRER, clear_binding])
 
     def login_session(self, req: RouteRequest, pair: TokenPair) -> Steps[list[tuple[bytes, bytes]]]:
         """A session for the login that issued ``pair`` (the login route with ``session=true``), ending the session
