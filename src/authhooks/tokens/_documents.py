@@ -53,6 +53,29 @@ def discovery_urls(issuer: str) -> tuple[str, str]:
     return oidc, rfc8414
 
 
+class _DocumentBody:
+    """A document's response as it streams in, sync or async: a status other than 200, more than
+    ``MAX_DOCUMENT_BYTES`` or the deadline passing is a :class:`FetchError`; then the parsed JSON object."""
+
+    __slots__ = ("_body", "_deadline")
+
+    def __init__(self, response: httpx.Response, deadline: float) -> None:
+        if response.status_code != 200:
+            raise FetchError(f"HTTP {response.status_code}")
+        self._body = bytearray()
+        self._deadline = deadline
+
+    def add(self, chunk: bytes) -> None:
+        self._body += chunk
+        if len(self._body) > MAX_DOCUMENT_BYTES:
+            raise FetchError("document too large")
+        if time.monotonic() > self._deadline:
+            raise FetchError("timeout")
+
+    def document(self) -> dict[str, Any]:
+        return loads_document(bytes(self._body))
+
+
 class DocumentFetcher:
     """The document-fetching half of :class:`~authhooks.tokens.jwks.RemoteKeySet` (which sets these attributes)."""
 
@@ -130,16 +153,10 @@ class DocumentFetcher:
             follow_redirects=False,
             extensions={"trace": watchdog.trace},
         ) as response:
-            if response.status_code != 200:
-                raise FetchError(f"HTTP {response.status_code}")
-            body = bytearray()
+            body = _DocumentBody(response, deadline)
             for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise FetchError("document too large")
-                if time.monotonic() > deadline:
-                    raise FetchError("timeout")
-        return loads_document(bytes(body))
+                body.add(chunk)
+        return body.document()
 
     # -- async --------------------------------------------------------------------------------------------
 
@@ -173,13 +190,7 @@ class DocumentFetcher:
         async with client.stream(
             "GET", url, headers={"Accept": "application/json"}, timeout=self._timeout, follow_redirects=False
         ) as response:
-            if response.status_code != 200:
-                raise FetchError(f"HTTP {response.status_code}")
-            body = bytearray()
+            body = _DocumentBody(response, deadline)
             async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise FetchError("document too large")
-                if time.monotonic() > deadline:
-                    raise FetchError("timeout")
-        return loads_document(bytes(body))
+                body.add(chunk)
+        return body.document()
