@@ -15,7 +15,6 @@ secret (messages go through :func:`authhooks._redact.scrub`, store URLs are mask
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
 import re
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from authhooks import _toml
 from authhooks._redact import scrub
 from authhooks.clients import clients_from_settings
 from authhooks.config import Settings
@@ -78,12 +78,8 @@ def check_handlers_file(path: Path) -> None:
     except UnicodeDecodeError:
         raise ConfigurationError(f"AUTHHOOKS_HANDLERS_FILE: {path} is not UTF-8 text") from None
     try:
-        tomllib: Any = importlib.import_module("tomllib")
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10 has no TOML parser: readable is all we check
-        return
-    try:
-        tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        _toml.loads(text)
+    except _toml.TOMLDecodeError as exc:
         raise ConfigurationError(f"AUTHHOOKS_HANDLERS_FILE: {path} is not valid TOML ({exc})") from None
 
 

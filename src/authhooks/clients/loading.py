@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from authhooks import _toml
 from authhooks.clients.registry import CLIENT_USES, Client, ClientRegistry
 from authhooks.config import Settings
 from authhooks.errors import ConfigurationError
@@ -62,12 +62,8 @@ def load_clients_file(path: Path, variable: str = "AUTHHOOKS_CLIENTS_FILE") -> l
             raise ConfigurationError(f"{variable}: {path} is not JSON (line {exc.lineno})") from None
     elif suffix == ".toml":
         try:
-            tomllib: Any = importlib.import_module("tomllib")
-        except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-            raise ConfigurationError(f"{variable}: reading TOML needs Python 3.11; use a .json file") from None
-        try:
-            document = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
+            document = _toml.loads(text)
+        except _toml.TOMLDecodeError:
             raise ConfigurationError(f"{variable}: {path} is not valid TOML") from None
     else:
         raise ConfigurationError(f"{variable}: {path} must end in .toml or .json")

@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from authhooks import _toml
 from authhooks.errors import ConfigurationError, HookError
 from authhooks.handlers.actions import Action, AddClaims, DenyAction, LogAction, RevokeTokens, point_allows
 from authhooks.handlers.conditions import Condition, compile_conditions, import_function
@@ -61,11 +61,6 @@ from authhooks.handlers.spec import (
 )
 from authhooks.handlers.webhook import WebhookAction
 from authhooks.hooks.points import HookPoint, PointKind, resolve_point
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = ["ACTIONS", "KEYS", "Binding", "Handler", "HandlersSource", "load"]
 
@@ -187,8 +182,8 @@ def _read(source: HandlersSource) -> tuple[Mapping[str, Any], str | None, Path |
     except UnicodeDecodeError:
         raise ConfigurationError(f"{path}: the handlers file is not UTF-8 text") from None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = _toml.loads(text)
+    except _toml.TOMLDecodeError as exc:
         message = str(exc)
         match = re.search(r"\(at line (\d+), column \d+\)", message)
         line = match.group(1) if match else "?"

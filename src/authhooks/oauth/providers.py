@@ -17,7 +17,6 @@ client id, an optional client secret (none for a public client, which PKCE alone
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any, Literal
 
 import httpx
 
+from authhooks import _toml
 from authhooks.config import Secret
 from authhooks.errors import ConfigurationError
 from authhooks.tokens.jwks import check_key_url
@@ -178,14 +178,10 @@ def load_providers(
     if file is not None:
         where = "AUTHHOOKS_OAUTH_PROVIDERS_FILE"
         try:
-            tomllib: Any = importlib.import_module("tomllib")
-        except ModuleNotFoundError:  # pragma: no cover - Python 3.10 has no TOML parser
-            raise ConfigurationError(f"{where}: needs Python 3.11 (tomllib); pass oauth_providers= instead") from None
-        try:
-            document = tomllib.loads(Path(file).read_text("utf-8"))
+            document = _toml.loads(Path(file).read_text("utf-8"))
         except OSError as exc:
             raise ConfigurationError(f"{where}: cannot read {file} ({exc.strerror})") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except (_toml.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"{where}: {file} is not valid TOML ({exc})") from None
         tables = document.get("provider")
         if set(document) - {"provider"} or not isinstance(tables, dict):
