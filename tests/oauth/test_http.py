@@ -233,3 +233,28 @@ async def test_callback_answers_send_no_referrer(client: Any, fake: FakeProvider
     assert failed.status_code == 400 and failed.headers["referrer-policy"] == "no-referrer"
     done = await _sign_in(client, fake)
     assert done.status_code == 303 and done.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_a_cross_site_page_cannot_sign_the_browser_in_with_a_session(client: Any, engine: AuthHooks) -> None:
+    """Login CSRF: another site's auto-submitted form would set its own account's session cookie in the victim's
+    browser; a login asking for a session is refused when the browser marks it cross-site, before any login."""
+    from flows._identity import Ed25519Key
+
+    key = Ed25519Key()
+    for hostile in ({"origin": "https://evil.test"}, {"sec-fetch-site": "cross-site"}, {"sec-fetch-site": "same-site"}):
+        challenge = (await client.post("/auth/challenge", json={"subject": key.subject})).json()
+        body = {"subject": key.subject, "challenge": challenge["nonce"], "signature": key.sign(challenge["message"])}
+        before = await engine.sessions(key.subject)
+        refused = await client.post("/auth/login", data={**body, "session": "true"}, headers=hostile)
+        assert refused.status_code == 403 and refused.json()["error_description"]
+        assert not refused.headers.get_list("set-cookie")
+        assert await engine.sessions(key.subject) == before
+        same = {"origin": BASE, "sec-fetch-site": "same-origin"}
+        login = await client.post("/auth/login", data={**body, "session": "true"}, headers=same)
+        assert login.status_code == 200  # the challenge was not spent by the refused attempt
+        assert len(await engine.sessions(key.subject)) == 1
+    tokens_only = await client.post("/auth/challenge", json={"subject": key.subject})
+    challenge = tokens_only.json()
+    body = {"subject": key.subject, "challenge": challenge["nonce"], "signature": key.sign(challenge["message"])}
+    api = await client.post("/auth/login", json=body, headers={"origin": "https://other-app.test"})
+    assert api.status_code == 200  # without a session: a token login from any origin, as before

@@ -259,6 +259,9 @@ class AuthRoutes:
         f = yield from self._fields(req, self._login_fields)
         grant = f.get("grant_type")
         info = req.info
+        web = self._sessions
+        if web is not None and web.enabled and f.get("session") == "true":  # login CSRF: refused before the login
+            web.check_login(req)
         try:
             if grant == "password":
                 pair = yield from self._password_grant(f, info)
@@ -271,7 +274,6 @@ class AuthRoutes:
         except InvalidCredentials as exc:
             # RFC 6749 §5.2: credentials that do not prove the identity are an invalid grant (400), not a 401.
             raise InvalidGrant("The credentials are invalid.", reason=exc.reason) from None
-        web = self._sessions
         if web is not None and web.enabled and f.get("session") == "true":  # and a browser session (rotated)
             cookies = yield from web.login_session(req, pair)
             return json_response(200, pair.as_dict(), extra=cookies)

@@ -40,6 +40,7 @@ from authhooks.sessions import (
     SAFE_METHODS,
     SessionGrant,
     check_csrf,
+    check_same_origin,
     cookie_name,
     csrf_cookie_name,
     grant_cookies,
@@ -252,6 +253,19 @@ class SessionWeb:
             ]
             return build(303, headers)
         return json_response(200, done.login.tokens.as_dict(), extra=[_NO_REFERRER, clear_binding])
+
+    def check_login(self, req: RouteRequest) -> None:
+        """Before a login that is to set a session cookie: refuse it when the browser marks it cross-site
+        (:func:`~authhooks.sessions.check_same_origin`; login CSRF).
+
+        Raises:
+            CsrfRefused: a cross-site request.
+        """
+        check_same_origin(
+            own_origin=own_origin(req.headers, req.info.scheme),
+            origin=_header(req.headers, b"origin"),
+            fetch_site=_header(req.headers, b"sec-fetch-site"),
+        )
 
     def login_session(self, req: RouteRequest, pair: TokenPair) -> Steps[list[tuple[bytes, bytes]]]:
         """A session for the login that issued ``pair`` (the login route with ``session=true``), ending the session
