@@ -227,3 +227,16 @@ async def test_a_use_at_the_moment_of_a_logout_elsewhere_does_not_bring_the_sess
     with pytest.raises(InvalidSession):
         await auth.validate_session(grant.session_id)  # and ended for good
     await auth.aclose(timeout=2.0)
+
+
+async def test_rotation_never_renews_a_session_that_is_no_longer_live(auth: AuthHooks, api: Api, clock: Clock) -> None:
+    """``rotate_session`` on an idle-timed-out session ends it and refuses (before, it made a fresh session from
+    it, with new timeouts: an abandoned browser's cookie came back to life)."""
+    idle = await api("create_session", ALICE)
+    clock.skew = auth.settings.session_idle_seconds + 1
+    with pytest.raises(InvalidSession) as caught:
+        await api("rotate_session", idle.session_id)
+    assert caught.value.reason == "idle_timeout"
+    assert await api("sessions", "alice") == []
+    with pytest.raises(InvalidSession):
+        await api("validate_session", idle.session_id)

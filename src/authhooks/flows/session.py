@@ -105,6 +105,26 @@ def _lookup(session_id: str) -> FlowGen[tuple[str, SessionRecord | None]]:
         return digest, None
 
 
+def _alive(deps: FlowDeps, digest: str, record: SessionRecord, now: float) -> FlowGen[float]:
+    """The last use of a stored session that is still alive; a session past its absolute or idle timeout, or
+    whose login's refresh family was ended, ends here.
+
+    Raises:
+        InvalidSession: ``absolute_timeout``, ``idle_timeout`` or ``session_revoked``.
+    """
+    seen = _seen((yield StoreCall("get", (seen_key(digest),))))
+    if now >= record.expires_at:
+        yield from _end(deps, digest, record, "absolute_timeout")
+        raise InvalidSession(reason="absolute_timeout")
+    if seen is None or now - seen >= deps.settings.session_idle_seconds:  # gone from the store: idle too
+        yield from _end(deps, digest, record, "idle_timeout")
+        raise InvalidSession(reason="idle_timeout")
+    if record.family is not None and (yield StoreCall("get", (f"family:{record.family}:revoked",))) is not None:
+        yield from _end(deps, digest, record, "revoked")  # the login's tokens were invalidated: so is it
+        raise InvalidSession(reason="session_revoked")
+    return seen
+
+
 def new_session(
     deps: FlowDeps,
     principal: Principal,
@@ -170,16 +190,7 @@ def validate_session(deps: FlowDeps, session_id: str) -> FlowGen[ValidSession]:
         yield Note(subject=record.subject)
         now = deps.now()
         settings = deps.settings
-        seen = _seen((yield StoreCall("get", (seen_key(digest),))))
-        if now >= record.expires_at:
-            yield from _end(deps, digest, record, "absolute_timeout")
-            raise InvalidSession(reason="absolute_timeout")
-        if seen is None or now - seen >= settings.session_idle_seconds:  # gone from the store: idle too
-            yield from _end(deps, digest, record, "idle_timeout")
-            raise InvalidSession(reason="idle_timeout")
-        if record.family is not None and (yield StoreCall("get", (f"family:{record.family}:revoked",))) is not None:
-            yield from _end(deps, digest, record, "revoked")  # the login's tokens were invalidated: so is it
-            raise InvalidSession(reason="session_revoked")
+        seen = yield from _alive(deps, digest, record, now)
         # A write per request would cost the store more than it buys: the idle clock moves in steps of a
         # twentieth of the idle timeout (at most 5 % early). Only the last-use key is written: were another
         # instance to end the session meanwhile, the record stays gone.
@@ -204,16 +215,18 @@ def validate_session(deps: FlowDeps, session_id: str) -> FlowGen[ValidSession]:
 def rotate_session(deps: FlowDeps, session_id: str) -> FlowGen[SessionGrant]:
     """Replace the live session ``session_id`` names by a new id for the same login (after a reauthentication:
     OWASP's "renew the session ID after any privilege level change"); the old id ends (``rotated``), the timeouts
-    start again, the CSRF token is new.
+    start again, the CSRF token is new. A session that is no longer live (past a timeout, or its login ended)
+    is not renewed: it ends, as :func:`validate_session` would end it.
 
     Raises:
-        InvalidSession: no live session behind ``session_id``.
+        InvalidSession: no live session behind ``session_id`` (``reason`` as :func:`validate_session`'s).
     """
     if not well_formed(session_id):
         raise InvalidSession(reason="session_malformed")
-    _, record = yield from _lookup(session_id)
-    if record is None or deps.now() >= record.expires_at:
+    digest, record = yield from _lookup(session_id)
+    if record is None:
         raise InvalidSession(reason="session_unknown")
+    yield from _alive(deps, digest, record, deps.now())
     principal = Principal(record.subject, claims=record.claims, scopes=record.scopes)
     grant: SessionGrant = yield from new_session(deps, principal, record.provider, session_id, record.family)
     return grant
