@@ -2,8 +2,9 @@
 
 The flows never call this directly: they yield :class:`~authhooks.flows.effects.Call` effects naming a sync and an
 async method of :class:`ProviderClient`, which the drivers perform. Every request is bounded by ``timeout`` and
-its answer by :data:`MAX_DOCUMENT_BYTES`; anything that is not a well-formed answer in time becomes
-:class:`~authhooks.oauth.errors.ProviderUnavailable` (a 502, never a 500) whose message names no URL or secret.
+its answer by :data:`MAX_DOCUMENT_BYTES` (read no further, and within ``timeout`` as a whole); anything that is
+not a well-formed answer in time becomes :class:`~authhooks.oauth.errors.ProviderUnavailable` (a 502, never a
+500) whose message names no URL or secret.
 
 - Discovery (OpenID Connect Discovery 1.0 §4): ``{issuer}/.well-known/openid-configuration``; its ``issuer``
   must equal the configured one exactly (§4.3) and its endpoints be https (http only on 127.0.0.1/localhost).
@@ -87,6 +88,16 @@ class ProviderMetadata:
         )
 
 
+def _bounded(chunks: bytearray, chunk: bytes, deadline: float) -> None:
+    """Add ``chunk`` to an answer being read: more than :data:`MAX_DOCUMENT_BYTES`, or past ``deadline`` (a
+    provider trickling its answer), stops the read."""
+    chunks += chunk
+    if len(chunks) > MAX_DOCUMENT_BYTES:
+        raise ProviderUnavailable(reason="provider_answer_too_large")
+    if time.monotonic() > deadline:
+        raise ProviderUnavailable(reason="provider_unavailable")
+
+
 def _object(response: httpx.Response) -> dict[str, Any]:
     if len(response.content) > MAX_DOCUMENT_BYTES:
         raise ProviderUnavailable(reason="provider_answer_too_large")
@@ -135,6 +146,31 @@ class ProviderClient:
     def __repr__(self) -> str:
         return f"ProviderClient({self.provider.name!r})"
 
+    def _send_sync(self, client: httpx.Client, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and read its answer, at most :data:`MAX_DOCUMENT_BYTES` and within ``timeout`` as a
+        whole (httpx's own timeout bounds each read, not their sum)."""
+        deadline = time.monotonic() + self._timeout
+        response = client.send(request, stream=True)
+        try:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                _bounded(body, chunk, deadline)
+        finally:
+            response.close()
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(body))
+
+    async def _send(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+        """The async twin of :meth:`_send_sync`."""
+        deadline = time.monotonic() + self._timeout
+        response = await client.send(request, stream=True)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                _bounded(body, chunk, deadline)
+        finally:
+            await response.aclose()
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(body))
+
     def _client_sync(self) -> httpx.Client:
         transport = self._transport if isinstance(self._transport, httpx.BaseTransport) else None
         return httpx.Client(transport=transport, timeout=self._timeout, follow_redirects=False)
@@ -180,7 +216,8 @@ class ProviderClient:
             return fresh
         try:
             with self._client_sync() as client:
-                response = client.get(self._discovery_url(), headers={"Accept": "application/json"})
+                request = client.build_request("GET", self._discovery_url(), headers={"Accept": "application/json"})
+                response = self._send_sync(client, request)
             return self._keep(response)
         except (httpx.HTTPError, ProviderUnavailable):
             if self._metadata is not None:
@@ -194,9 +231,8 @@ class ProviderClient:
             return fresh
         try:
             async with self._client_async() as client:
-                response = await asyncio.wait_for(
-                    client.get(self._discovery_url(), headers={"Accept": "application/json"}), self._timeout
-                )
+                request = client.build_request("GET", self._discovery_url(), headers={"Accept": "application/json"})
+                response = await asyncio.wait_for(self._send(client, request), self._timeout)
             return self._keep(response)
         except (httpx.HTTPError, asyncio.TimeoutError, ProviderUnavailable):
             if self._metadata is not None:
@@ -280,7 +316,7 @@ class ProviderClient:
         body, headers = self._token_request(form)
         try:
             with self._client_sync() as client:
-                response = client.post(endpoint, data=body, headers=headers)
+                response = self._send_sync(client, client.build_request("POST", endpoint, data=body, headers=headers))
         except httpx.HTTPError:
             raise ProviderUnavailable(reason="provider_unavailable") from None
         return self._answer(response, refused)
@@ -291,7 +327,8 @@ class ProviderClient:
         body, headers = self._token_request(form)
         try:
             async with self._client_async() as client:
-                response = await asyncio.wait_for(client.post(endpoint, data=body, headers=headers), self._timeout)
+                request = client.build_request("POST", endpoint, data=body, headers=headers)
+                response = await asyncio.wait_for(self._send(client, request), self._timeout)
         except (httpx.HTTPError, asyncio.TimeoutError):
             raise ProviderUnavailable(reason="provider_unavailable") from None
         return self._answer(response, refused)
