@@ -487,3 +487,15 @@ async def test_the_async_path_waits_on_the_registry_threads_only(monkeypatch: py
     good = await reg.authenticate_async(ClientCredentials("rs", Secret("right"), post), "introspect")
     assert good.client_id == "rs" and all(n.startswith("authhooks-client-secret") for n in names)
     reg.close()
+
+
+def test_without_registered_clients_basic_credentials_cost_no_derivation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service with no registered client answers any client credentials 401 at once: there is no id whose
+    existence timing could reveal, so no PBKDF2 work for anyone to trigger."""
+    held = _HeldDerivations(monkeypatch)
+    held.release.set()
+    reg = ClientRegistry()
+    for secret in ("a", "b" * 2000):
+        with pytest.raises(InvalidClient):
+            reg.authenticate(ClientCredentials("rs", Secret(secret), "client_secret_basic"), "revoke")
+    assert held.calls == 0

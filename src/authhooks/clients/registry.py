@@ -276,6 +276,8 @@ class ClientRegistry:
     def _quick(self, credentials: ClientCredentials) -> tuple[Client | None, bytes, bytes | None]:
         """The answer without a derivation when there is one: ``(client, secret, None)`` for a secret that verified
         before; :class:`InvalidClient` for a pair that failed recently; else ``(client or None, secret, tag)``."""
+        if not self._by_id:  # no client registered: no id to hide, nothing to derive
+            raise InvalidClient()
         secret = bytes(credentials.secret)
         client = self._by_id.get(credentials.client_id)
         if self._failures.failed_before(credentials.client_id, secret[: _MAX_SECRET + 1]):
