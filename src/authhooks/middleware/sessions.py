@@ -53,6 +53,7 @@ BINDING_COOKIE = "__Host-authhooks_oauth"
 _INSECURE_BINDING = "authhooks_oauth"
 _MAX_QUERY = 8192
 _NO_REFERRER = (b"referrer-policy", b"no-referrer")
+_WEB_SCHEMES = {"ws": "http", "wss": "https"}
 _TOKEN_CLAIMS = frozenset({"iss", "aud", "exp", "nbf", "iat", "jti", "sid", "scope", "typ", "token_type"})
 
 
@@ -156,13 +157,23 @@ class SessionWeb:
         self, method: str, headers: Sequence[tuple[bytes, bytes]], info: RequestInfo, session_id: str
     ) -> Steps[Principal]:
         """The principal of a request carrying ``session_id``: the session validated (``auth.validate_session``),
-        then, for an unsafe method, the CSRF rule; a form's ``csrf_token`` is read with a :class:`ReadBody`
-        effect (the driver keeps the bytes for the app).
+        then, for a WebSocket handshake, the same-origin rule (:func:`~authhooks.sessions.check_same_origin`), and
+        for an unsafe method the CSRF rule; a form's ``csrf_token`` is read with a :class:`ReadBody` effect (the
+        driver keeps the bytes for the app).
 
         Raises:
             InvalidSession / CsrfRefused / Deny: as the flow or the rule decides.
         """
         valid = yield call("validate_session", session_id, request=info)
+        if any(k == b"upgrade" and v.strip().lower() == b"websocket" for k, v in headers):
+            # A WebSocket handshake is a GET a page of any origin may open, cookies included for a same-site one
+            # (cross-site WebSocket hijacking): browsers always send its Origin, which must be the request's own.
+            scheme = _WEB_SCHEMES.get(info.scheme, info.scheme)  # a page at https:// opens wss://
+            check_same_origin(
+                own_origin=own_origin(headers, scheme),
+                origin=_header(headers, b"origin"),
+                fetch_site=_header(headers, b"sec-fetch-site"),
+            )
         if method.upper() not in SAFE_METHODS:
             token = _header(headers, CSRF_HEADER.encode("ascii"))
             types = [v for k, v in headers if k == b"content-type"]
