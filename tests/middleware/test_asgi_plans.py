@@ -7,7 +7,7 @@ from typing import Any
 
 from authhooks import AuthHooks
 from authhooks.middleware import AuthHooksMiddleware
-from authhooks.middleware import asgi as asgi_module
+from authhooks.middleware import gate as gate_module
 
 from ._support import Issue, bearer, make_app
 from .test_asgi import call_raw, get
@@ -46,12 +46,12 @@ async def test_a_collapsed_form_stays_protected_when_remembered(auth: AuthHooks)
 
 
 async def test_the_memory_is_bounded_and_long_paths_are_not_kept(auth: AuthHooks, monkeypatch: Any) -> None:
-    monkeypatch.setattr(asgi_module, "_PLANS_LIMIT", 8)
+    monkeypatch.setattr(gate_module, "_PLANS_LIMIT", 8)
     app = make_app(auth)
     for i in range(20):
         assert (await get(app, f"/api/x{i}")).status_code in (401, 404)
     middleware = _middleware(app)
     assert 0 < len(middleware._plans) <= 8
-    long_path = "/api/" + "a" * (asgi_module._PLAN_PATH_MAX + 1)
+    long_path = "/api/" + "a" * (gate_module._PLAN_PATH_MAX + 1)
     assert (await get(app, long_path)).status_code == 401
     assert long_path not in middleware._plans

@@ -75,6 +75,27 @@ def test_script_name_is_the_mount_point(auth: AuthHooks) -> None:
     assert call_wsgi(mw, environ_for("GET", b"/shop", [], script_name="/shop"))[0] == 200  # PATH_INFO "" is "/"
 
 
+def test_remembered_path_plans_answer_as_the_rules_do(auth: AuthHooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver remembers what the path rules say about a path (Gate.plan, shared with ASGI): repeated, collapsed
+    and unsafe paths keep their answers, and the memory is bounded."""
+    from authhooks.middleware import gate as gate_module
+
+    monkeypatch.setattr(gate_module, "_PLANS_LIMIT", 8)
+    mw = AuthHooksWSGIMiddleware(Recorder(), auth=auth, protect=["/api/**"])
+    for _ in range(2):
+        assert call_wsgi(mw, environ_for("GET", b"/api/me", []))[0] == 401
+        assert call_wsgi(mw, environ_for("GET", b"/api/me", [(b"authorization", token(auth))]))[0] == 200
+        assert call_wsgi(mw, environ_for("GET", b"//api//me", []))[0] == 401  # the collapsed form is protected
+        assert call_wsgi(mw, environ_for("GET", b"/api/../api/me", []))[0] == 400
+        assert call_wsgi(mw, environ_for("GET", b"/other", []))[0] == 200
+    for i in range(20):
+        assert call_wsgi(mw, environ_for("GET", f"/api/x{i}".encode(), []))[0] == 401
+    assert 0 < len(mw._plans) <= 8
+    long_path = "/api/" + "a" * (gate_module._PLAN_PATH_MAX + 1)
+    assert call_wsgi(mw, environ_for("GET", long_path.encode(), []))[0] == 401
+    assert long_path not in mw._plans
+
+
 def test_utf8_paths_are_matched_as_text(auth: AuthHooks) -> None:
     """PEP 3333 carries PATH_INFO as latin-1 text of the bytes: patterns see the UTF-8 text, as under ASGI."""
     mw = AuthHooksWSGIMiddleware(Recorder(), auth=auth, protect=["/café/**"])

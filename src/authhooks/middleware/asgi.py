@@ -49,9 +49,8 @@ from authhooks.flows.refused import refused_request
 from authhooks.hooks.deadlines import run_in_thread
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.bodies import ClientDisconnected, read_body
-from authhooks.middleware.gate import Gate, resolve
+from authhooks.middleware.gate import UNSAFE, Gate, resolve
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
-from authhooks.middleware.paths import path_forms, path_is_safe
 from authhooks.middleware.responses import Prepared, send_prepared
 from authhooks.middleware.scope import FlowAPI, request_info, set_anonymous, set_principal
 from authhooks.middleware.seam import ReadBody, RouteRequest, run_async
@@ -79,13 +78,6 @@ class _StartupRefused(Exception):
 
 
 _WS_REASONS = {400: "bad request", 401: "unauthorized", 403: "forbidden"}
-
-_Plan = tuple[tuple[str, ...], bool, bool]
-"""What the path rules say about one path: its forms (:func:`path_forms`), protected, takes a Bearer token."""
-_UNSAFE: _Plan = ((), False, False)
-"""The plan of a path :func:`path_is_safe` refuses."""
-_PLANS_LIMIT = 4096
-_PLAN_PATH_MAX = 512
 
 
 def _route_path(scope: Scope) -> str:
@@ -167,7 +159,6 @@ class AuthHooksMiddleware:
         self.settings = settings
         self._api: FlowAPI = auth  # checked: AuthHooks implements the whole FlowAPI
         gate = self._gate = Gate(auth, settings, required_scopes=required_scopes, introspect_scope=introspect_scope)
-        self._paths = gate.paths
         self._scopes = gate.scopes
         self._optional = gate.optional
         self._responses = gate.responses
@@ -176,7 +167,8 @@ class AuthHooksMiddleware:
         self._routes = gate.routes
         self._route_paths = gate.route_paths
         self._body_timeout = body_timeout
-        self._plans: dict[str, _Plan] = {}
+        self._plans = gate.plans  # what the path rules say about a path, remembered (Gate.plan)
+        self._plan = gate.plan
         self._observer = (
             RouteObserver(
                 observe, auth, self._responses, max_body_bytes=settings.max_body_bytes, body_timeout=body_timeout
@@ -222,7 +214,7 @@ class AuthHooksMiddleware:
         plan = self._plans.get(path)
         if plan is None:
             plan = self._plan(path)
-        if plan is _UNSAFE:
+        if plan is UNSAFE:
             await self._observe_refusal(self._bad_path_error, request_info(scope))
             await self._refuse(scope, send, self._bad_path)
             return
@@ -285,7 +277,7 @@ class AuthHooksMiddleware:
             return body
 
         judge = self._gate.sessions.judge(scope.get("method", "GET"), scope["headers"], info, session_id)
-        principal: Principal = await cast(Any, run_async)(judge, self._api, read)  # the seam drives any Steps
+        principal = await run_async(judge, self._api, read)
         if not kept:
             return principal, receive
         replayed = False
@@ -298,22 +290,6 @@ class AuthHooksMiddleware:
             return await receive()
 
         return principal, replay
-
-    def _plan(self, path: str) -> _Plan:
-        """What the path rules (fixed at construction) say about ``path``, remembered for paths up to
-        ``_PLAN_PATH_MAX`` characters (at most ``_PLANS_LIMIT`` of them; cleared when full): a path is judged as
-        given (as Starlette routes it) and with runs of "/" collapsed (as some servers do), and is protected, or
-        takes a Bearer token, when any of its forms does (fail closed)."""
-        if path_is_safe(path):
-            forms = path_forms(path)
-            plan = (forms, self._paths.is_protected(*forms), self._gate.sessions.bearer(*forms))
-        else:
-            plan = _UNSAFE
-        if len(path) <= _PLAN_PATH_MAX:
-            if len(self._plans) >= _PLANS_LIMIT:
-                self._plans.clear()
-            self._plans[path] = plan
-        return plan
 
     async def _serve_route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the built-in route at ``path`` (:mod:`authhooks.middleware.routes`) through the async seam."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from authhooks.errors import AuthError, ConfigurationError, InvalidRequest, MissingCredentials
 from authhooks.metadata import IssuerMetadata
-from authhooks.middleware.paths import PathRules, ScopeRules
+from authhooks.middleware.paths import PathRules, ScopeRules, path_forms, path_is_safe
 from authhooks.middleware.responses import Prepared, Responses
 from authhooks.middleware.routes import AuthRoutes, LoginAPI
 from authhooks.middleware.sessions import SessionWeb
@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
     from authhooks.config import Settings
 
-__all__ = ["SETTING_OPTIONS", "Gate", "normalise_prefix", "resolve"]
+__all__ = ["SETTING_OPTIONS", "UNSAFE", "Gate", "Plan", "normalise_prefix", "resolve"]
+
+Plan = tuple[tuple[str, ...], bool, bool]
+"""What the path rules say about one path: its forms (:func:`path_forms`), protected, takes a Bearer token."""
+UNSAFE: Plan = ((), False, False)
+"""The plan of a path :func:`path_is_safe` refuses."""
+_PLANS_LIMIT = 4096
+_PLAN_PATH_MAX = 512
 
 SETTING_OPTIONS = (
     "protect",
@@ -97,6 +104,8 @@ class Gate:
         self.responses = Responses(settings.effective_realm, settings.error_format)
         self.bad_path_error = InvalidRequest("The request path is not acceptable.", reason="malformed_path")
         self.bad_path = self.responses.error(self.bad_path_error, challenge=False)
+        self.plans: dict[str, Plan] = {}
+        """The plans :meth:`plan` remembered, by path (a driver looks a path up here before calling it)."""
         self.routes: AuthRoutes | None = None
         self.route_paths: frozenset[str] = frozenset()
         oauth = getattr(auth, "oauth", None)
@@ -118,6 +127,23 @@ class Gate:
                 sessions=self.sessions,
             )
             self.route_paths = frozenset(self.routes.table)
+
+    def plan(self, path: str) -> Plan:
+        """What the path rules (fixed at construction) say about ``path``, remembered in :attr:`plans` for paths up
+        to ``_PLAN_PATH_MAX`` characters (at most ``_PLANS_LIMIT`` of them; cleared when full): a path is judged as
+        given (as Starlette routes it) and with runs of "/" collapsed (as some servers do), and is protected, or
+        takes a Bearer token, when any of its forms does (fail closed). :data:`UNSAFE` for a path
+        :func:`path_is_safe` refuses."""
+        if path_is_safe(path):
+            forms = path_forms(path)
+            plan = (forms, self.paths.is_protected(*forms), self.sessions.bearer(*forms))
+        else:
+            plan = UNSAFE
+        if len(path) <= _PLAN_PATH_MAX:
+            if len(self.plans) >= _PLANS_LIMIT:
+                self.plans.clear()
+            self.plans[path] = plan
+        return plan
 
     def refusal(self, exc: Exception, judged: bool, forms: tuple[str, ...]) -> tuple[Prepared | None, AuthError | None]:
         """What ``exc``, raised while judging a protected request, means.

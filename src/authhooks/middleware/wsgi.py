@@ -54,9 +54,8 @@ from authhooks.flows.refused import refused_request
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.bodies import ClientDisconnected, read_wsgi_body
 from authhooks.middleware.environ import EnvironHeaders, route_path, wsgi_request_info
-from authhooks.middleware.gate import Gate, resolve
+from authhooks.middleware.gate import UNSAFE, Gate, resolve
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
-from authhooks.middleware.paths import path_forms, path_is_safe
 from authhooks.middleware.responses import Prepared
 from authhooks.middleware.seam import ReadBody, RouteRequest, run_sync
 from authhooks.records import Principal, RequestInfo
@@ -181,12 +180,12 @@ class AuthHooksWSGIMiddleware:
         self.settings = settings
         self._sync = auth.sync
         gate = self._gate = Gate(auth, settings, required_scopes=required_scopes, introspect_scope=introspect_scope)
-        self._paths = gate.paths
         self._scopes = gate.scopes
         self._optional = gate.optional
         self._responses = gate.responses
         self._routes = gate.routes
         self._route_paths = gate.route_paths
+        self._plans = gate.plans  # what the path rules say about a path, remembered (Gate.plan)
         self._observer = (
             RouteObserver(observe, auth, gate.responses, max_body_bytes=settings.max_body_bytes) if observe else None
         )
@@ -211,13 +210,15 @@ class AuthHooksWSGIMiddleware:
         path = route_path(environ)
         if path in self._route_paths:
             return self._serve_route(path, environ, start_response)
-        if not path_is_safe(path):
+        plan = self._plans.get(path)
+        if plan is None:
+            plan = self._gate.plan(path)
+        if plan is UNSAFE:
             self._observe_refusal(self._gate.bad_path_error, wsgi_request_info(environ))
             return send(start_response, self._gate.bad_path)
-        # Judged as given and with runs of "/" collapsed (as some servers do): fail closed.
-        forms = path_forms(path)
+        forms, protected, bearer = plan
         path = forms[0]
-        if not self._paths.is_protected(*forms):
+        if not protected:
             environ[PRINCIPAL_KEY] = None
             environ[REQUEST_KEY] = wsgi_request_info(environ)
             environ[AUTH_KEY] = self.auth
@@ -226,7 +227,7 @@ class AuthHooksWSGIMiddleware:
         principal: Principal | None = None
         judged = False
         try:
-            token, session_id = self._credentials(environ, forms)
+            token, session_id = self._credentials(environ, forms, bearer)
             judged = token is not None or session_id is not None
             principal = self._judge(environ, info, token, session_id)
             if principal is None and not self._optional:
@@ -268,7 +269,8 @@ class AuthHooksWSGIMiddleware:
         info: RequestInfo = environ.get(REQUEST_KEY) or wsgi_request_info(environ)
         try:
             if principal is None:
-                token, session_id = self._credentials(environ, path_forms(route_path(environ)))
+                forms, _, bearer = self._gate.plan(route_path(environ))
+                token, session_id = self._credentials(environ, forms, bearer)
                 principal = self._judge(environ, info, token, session_id)
                 if principal is None:
                     raise MissingCredentials()
@@ -282,16 +284,17 @@ class AuthHooksWSGIMiddleware:
         environ[AUTH_KEY] = self.auth
         return None
 
-    def _credentials(self, environ: Environ, forms: tuple[str, ...]) -> tuple[str | None, str | None]:
-        """``(token, session_id)``: the Bearer token when the path (in all its ``forms``) takes one and the request
-        carries one, else the session cookie when the path takes sessions (``session_paths``, with ``sessions``);
-        ``(None, None)`` when it offers neither.
+    def _credentials(self, environ: Environ, forms: tuple[str, ...], bearer: bool) -> tuple[str | None, str | None]:
+        """``(token, session_id)``: the Bearer token when the path takes one (``bearer``, from its
+        :meth:`~authhooks.middleware.gate.Gate.plan`) and the request carries one, else the session cookie when the
+        path (in all its ``forms``) takes sessions (``session_paths``, with ``sessions``); ``(None, None)`` when it
+        offers neither.
 
         Raises:
             MissingCredentials / InvalidRequest: a malformed ``Authorization`` header (RFC 6750 §2.1).
         """
         sessions = self._gate.sessions
-        header = environ.get("HTTP_AUTHORIZATION") if sessions.bearer(*forms) else None
+        header = environ.get("HTTP_AUTHORIZATION") if bearer else None
         token = parse_authorization([] if header is None else [header.encode("latin-1", "replace")])
         if token is not None or not sessions.enabled:
             return token, None
