@@ -169,9 +169,10 @@ def _set_user(request: HttpRequest) -> None:
 
 
 def require_scopes(*scopes: str | Sequence[str]) -> Callable[[F], F]:
-    """A view decorator: a valid Bearer token whose principal holds every one of ``scopes`` (checked with
-    ``auth.sync.authorize``), else the RFC 6750 refusal (401, or 403 ``insufficient_scope``) and the view is not
-    called. Needs :class:`AuthHooksMiddleware` in ``MIDDLEWARE``.
+    """A view decorator: a valid credential (a Bearer token, or with ``sessions`` the session cookie on
+    ``session_paths``, as :meth:`AuthHooksWSGIMiddleware.require` judges it) whose principal holds every one of
+    ``scopes`` (checked with ``auth.sync.authorize``), else the RFC 6750 refusal (401, or 403
+    ``insufficient_scope``) and the view is not called. Needs :class:`AuthHooksMiddleware` in ``MIDDLEWARE``.
     """
     required = scope_names(scopes)
 

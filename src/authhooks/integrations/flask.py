@@ -92,9 +92,11 @@ def to_response(prepared: Prepared) -> Response:
 
 
 def require_scopes(*scopes: str | Sequence[str]) -> Callable[[F], F]:
-    """A view decorator: the request needs a valid Bearer token whose principal holds every one of ``scopes``
-    (checked with ``auth.sync.authorize``, so ``authorize.*`` hooks run). Otherwise the view is not called and
-    the answer is the middleware's RFC 6750 refusal: 401 (no or an invalid token) or 403 ``insufficient_scope``.
+    """A view decorator: the request needs a valid credential (a Bearer token, or with ``sessions`` the session
+    cookie on ``session_paths``: :meth:`AuthHooksWSGIMiddleware.require`) whose principal holds every one of
+    ``scopes`` (checked with ``auth.sync.authorize``, so ``authorize.*`` hooks run). Otherwise the view is not
+    called and the answer is the middleware's RFC 6750 refusal: 401 (no or an invalid credential) or 403
+    ``insufficient_scope``.
 
     ``@require_scopes()`` requires only a valid token; ``@require_scopes("read", "write")`` both scopes.
     """
