@@ -1,4 +1,5 @@
-"""What the WSGI driver reads from a PEP 3333 ``environ``: the route path, the header pairs, the request view.
+"""The PEP 3333 side of the WSGI driver: what it reads from an ``environ`` (the route path, the header pairs, the
+request view) and how it starts a response (:func:`send`).
 
 * **Paths.** ``PATH_INFO`` is the path the app routes on (``SCRIPT_NAME`` is where the app is mounted, as ASGI's
   ``root_path``); both are percent-decoded by the server and, per PEP 3333, carried as latin-1 text of the raw
@@ -15,13 +16,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from http import HTTPStatus
 from typing import Any
 
+from authhooks.errors import InvalidRequest
+from authhooks.middleware.responses import Prepared
 from authhooks.middleware.scope import RequestHeaders
 from authhooks.records import RequestInfo
 
-__all__ = ["EnvironHeaders", "full_path", "route_path", "wsgi_request_info", "wsgi_text"]
+__all__ = [
+    "INCOMPLETE_BODY",
+    "Environ",
+    "EnvironHeaders",
+    "StartResponse",
+    "WSGIApp",
+    "full_path",
+    "route_path",
+    "send",
+    "wsgi_request_info",
+    "wsgi_text",
+]
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+INCOMPLETE_BODY = InvalidRequest("The request body ended before its Content-Length.", reason="incomplete_body")
+"""The refusal of a body whose client went away before ``CONTENT_LENGTH`` bytes (nobody reads the answer)."""
 
 _UNPREFIXED = {"CONTENT_TYPE": b"content-type", "CONTENT_LENGTH": b"content-length"}
 
@@ -92,3 +114,18 @@ def wsgi_request_info(environ: Mapping[str, Any], route: str | None = None) -> R
         headers=RequestHeaders(EnvironHeaders(environ)),
         route=route,
     )
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def send(start_response: StartResponse, response: Prepared, *, head: bool = False) -> list[bytes]:
+    """Start ``response`` with ``start_response`` and return its body iterable (empty for ``HEAD``; the headers,
+    ``Content-Length`` included, are the same as for ``GET``)."""
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers]
+    start_response(_status_line(response.status), headers)
+    return [] if head else [response.body]

@@ -45,19 +45,28 @@ import atexit
 import io
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from http import HTTPStatus
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from authhooks.errors import AuthError, ConfigurationError, InvalidRequest, MissingCredentials
+from authhooks.errors import AuthError, ConfigurationError, MissingCredentials
 from authhooks.flows.refused import refused_request
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.bodies import ClientDisconnected, read_wsgi_body
-from authhooks.middleware.environ import EnvironHeaders, route_path, wsgi_request_info
+from authhooks.middleware.environ import (
+    INCOMPLETE_BODY,
+    Environ,
+    EnvironHeaders,
+    StartResponse,
+    WSGIApp,
+    route_path,
+    send,
+    wsgi_request_info,
+)
 from authhooks.middleware.gate import UNSAFE, Gate, resolve
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
 from authhooks.middleware.responses import Prepared
 from authhooks.middleware.seam import ReadBody, RouteRequest, run_sync
+from authhooks.middleware.wsgi_observe import WSGIObserver
 from authhooks.records import Principal, RequestInfo
 
 if TYPE_CHECKING:
@@ -67,9 +76,6 @@ __all__ = ["AUTH_KEY", "PRINCIPAL_KEY", "REQUEST_KEY", "AuthHooksWSGIMiddleware"
 
 logger = logging.getLogger("authhooks.middleware")
 
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 PRINCIPAL_KEY = "authhooks.principal"
 """The ``environ`` key of the request's :class:`~authhooks.records.Principal` (``None`` when anonymous)."""
@@ -77,23 +83,6 @@ REQUEST_KEY = "authhooks.request"
 """The ``environ`` key of the :class:`~authhooks.records.RequestInfo` hooks saw."""
 AUTH_KEY = "authhooks.auth"
 """The ``environ`` key of the :class:`~authhooks.AuthHooks` that judged the request."""
-
-_INCOMPLETE = InvalidRequest("The request body ended before its Content-Length.", reason="incomplete_body")
-
-
-def _status_line(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Unknown"
-
-
-def send(start_response: StartResponse, response: Prepared, *, head: bool = False) -> list[bytes]:
-    """Start ``response`` with ``start_response`` and return its body iterable (empty for ``HEAD``; the headers,
-    ``Content-Length`` included, are the same as for ``GET``)."""
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers]
-    start_response(_status_line(response.status), headers)
-    return [] if head else [response.body]
 
 
 def _redact_server_span(span: Any, environ: Mapping[str, Any]) -> None:
@@ -108,27 +97,6 @@ def _redact_server_span(span: Any, environ: Mapping[str, Any]) -> None:
         key = f"http.request.header.{name.replace('-', '_')}"
         if key in attributes:
             span.set_attribute(key, [REDACTED])
-
-
-class _AfterResponse:
-    """The app's response iterable, with ``after`` run once when the server closes it (PEP 3333)."""
-
-    def __init__(self, body: Iterable[bytes], after: Callable[[], None]) -> None:
-        self._body = body
-        self._after: Callable[[], None] | None = after
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            after, self._after = self._after, None
-            if after is not None:
-                after()
 
 
 class AuthHooksWSGIMiddleware:
@@ -187,7 +155,14 @@ class AuthHooksWSGIMiddleware:
         self._route_paths = gate.route_paths
         self._plans = gate.plans  # what the path rules say about a path, remembered (Gate.plan)
         self._observer = (
-            RouteObserver(observe, auth, gate.responses, max_body_bytes=settings.max_body_bytes) if observe else None
+            WSGIObserver(
+                RouteObserver(observe, auth, gate.responses, max_body_bytes=settings.max_body_bytes),
+                app,
+                gate.responses,
+                self._sync.fire,
+            )
+            if observe
+            else None
         )
         self._strict = strict_startup if strict_startup is not None else settings.strict_startup
         self._close_lock = threading.Lock()
@@ -351,7 +326,7 @@ class AuthHooksWSGIMiddleware:
         try:
             response = run_sync(self._routes.handle(request), self._sync, read)
         except ClientDisconnected:  # the client is gone: whatever is answered, nobody reads it
-            response = self._responses.error(_INCOMPLETE, challenge=False)
+            response = self._responses.error(INCOMPLETE_BODY, challenge=False)
         return send(start_response, response, head=method == "HEAD")
 
     def _next(self, environ: Environ, start_response: StartResponse, path: str) -> Iterable[bytes]:
@@ -359,60 +334,8 @@ class AuthHooksWSGIMiddleware:
         if observer is not None:
             route = observer.match(path, environ.get("REQUEST_METHOD", "GET"))
             if route is not None:
-                return self._observed(observer, route, environ, start_response)
+                return observer(route, environ[PRINCIPAL_KEY], environ[REQUEST_KEY], environ, start_response)
         return self.app(environ, start_response)
-
-    def _observed(
-        self, observer: RouteObserver, route: ObservedRoute, environ: Environ, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        """Observe mode under WSGI (the decision and notification points of
-        :class:`~authhooks.middleware.observe.RouteObserver`, fired with ``auth.sync.fire``)."""
-        info: RequestInfo = environ[REQUEST_KEY]
-        principal: Principal | None = environ[PRINCIPAL_KEY]
-        length = environ.get("CONTENT_LENGTH") or None
-        try:
-            body = read_wsgi_body(
-                environ["wsgi.input"],
-                observer.max_body_bytes,
-                None if length is None else length.encode("latin-1", "replace"),
-                bool(environ.get("wsgi.input_terminated")),
-            )
-        except ClientDisconnected:
-            return send(start_response, self._responses.error(_INCOMPLETE, challenge=False))
-        except Exception as exc:
-            return send(start_response, self._responses.for_exception(exc, challenge=False))
-        content_type = environ.get("CONTENT_TYPE") or None
-        identifier, data = observer.inspect(
-            route, None if content_type is None else content_type.encode("latin-1", "replace"), body
-        )
-        fire = self._sync.fire
-        try:
-            for point, inputs in observer.pre_fires(route, identifier, data, principal, info):
-                fire(point, request=info, **inputs)
-        except Exception as exc:
-            return send(start_response, self._responses.for_exception(exc, challenge=False))
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        status = 0
-
-        def capture(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            nonlocal status
-            try:
-                status = int(status_line.split(" ", 1)[0])
-            except ValueError:
-                status = 0
-            return start_response(status_line, headers, exc_info) if exc_info else start_response(status_line, headers)
-
-        def notify() -> None:
-            if status == 0:
-                return
-            try:
-                for point, inputs in observer.post_fires(route, identifier, principal, status, info):
-                    fire(point, request=info, **inputs)
-            except Exception as exc:
-                logger.warning("authhooks: an observed-route notification failed with %s", type(exc).__name__)
-
-        return _AfterResponse(self.app(environ, capture), notify)
 
     def _observe_refusal(self, error: AuthError, info: RequestInfo) -> None:
         """Report a refusal no flow judged as a failed ``validate_token`` run (:mod:`authhooks.flows.refused`)."""
