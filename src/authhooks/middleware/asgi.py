@@ -49,7 +49,7 @@ from authhooks.flows.refused import refused_request
 from authhooks.hooks.deadlines import run_in_thread
 from authhooks.middleware.bearer import parse_authorization
 from authhooks.middleware.bodies import ClientDisconnected, read_body
-from authhooks.middleware.gate import UNSAFE, Gate, resolve
+from authhooks.middleware.gate import UNSAFE, Gate, log_startup_problems, resolve
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
 from authhooks.middleware.responses import Prepared, send_prepared
 from authhooks.middleware.scope import FlowAPI, request_info, set_anonymous, set_principal
@@ -380,10 +380,7 @@ class AuthHooksMiddleware:
             problems = await startup_problems(self.auth)
         except Exception as exc:  # a stand-in auth, or a check that itself broke: still one line
             problems = [f"{type(exc).__name__} during the start-up checks"]
-        level = logging.ERROR if self._strict else logging.WARNING
-        outcome = "start-up refused (strict_startup)" if self._strict else "serving anyway; requests may fail"
-        for problem in problems:
-            logger.log(level, "authhooks: start-up check failed: %s; %s", problem, outcome)
+        log_startup_problems(problems, self._strict)
         return not problems
 
     async def _shutdown(self) -> None:

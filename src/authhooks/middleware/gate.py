@@ -10,6 +10,7 @@ drivers only read the request, call the flows (awaited or blocking) and write th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from authhooks._auth import AuthHooks
     from authhooks.config import Settings
 
-__all__ = ["SETTING_OPTIONS", "UNSAFE", "Gate", "Plan", "normalise_prefix", "resolve"]
+__all__ = ["SETTING_OPTIONS", "UNSAFE", "Gate", "Plan", "log_startup_problems", "normalise_prefix", "resolve"]
+
+logger = logging.getLogger("authhooks.middleware")
 
 Plan = tuple[tuple[str, ...], bool, bool]
 """What the path rules say about one path: its forms (:func:`path_forms`), protected, takes a Bearer token."""
@@ -57,6 +60,15 @@ def normalise_prefix(value: str) -> str:
     if prefix and (not prefix.startswith("/") or "*" in prefix or "//" in prefix):
         raise ConfigurationError(f"routes_prefix must be a path like '/auth', got {value!r}")
     return prefix
+
+
+def log_startup_problems(problems: Sequence[str], strict: bool) -> None:
+    """Log one line per failed start-up check (each already free of secrets), saying what follows: an error when
+    ``strict`` (``strict_startup``: the driver refuses to start), else a warning (it serves anyway)."""
+    level = logging.ERROR if strict else logging.WARNING
+    outcome = "start-up refused (strict_startup)" if strict else "serving anyway; requests may fail"
+    for problem in problems:
+        logger.log(level, "authhooks: start-up check failed: %s; %s", problem, outcome)
 
 
 def resolve(auth: AuthHooks | None, options: Mapping[str, Any]) -> tuple[AuthHooks, Settings]:

@@ -62,7 +62,7 @@ from authhooks.middleware.environ import (
     send,
     wsgi_request_info,
 )
-from authhooks.middleware.gate import UNSAFE, Gate, resolve
+from authhooks.middleware.gate import UNSAFE, Gate, log_startup_problems, resolve
 from authhooks.middleware.observe import ObservedRoute, RouteObserver
 from authhooks.middleware.responses import Prepared
 from authhooks.middleware.seam import ReadBody, RouteRequest, run_sync
@@ -365,10 +365,7 @@ class AuthHooksWSGIMiddleware:
             except Exception as exc:
                 if not (store_failed and isinstance(exc, StoreError)):
                     problems.append(problem_line(exc, self.settings, fetches.reasons[-1] if fetches.reasons else None))
-        level = logging.ERROR if self._strict else logging.WARNING
-        outcome = "start-up refused (strict_startup)" if self._strict else "serving anyway; requests may fail"
-        for problem in problems:
-            logger.log(level, "authhooks: start-up check failed: %s; %s", problem, outcome)
+        log_startup_problems(problems, self._strict)
         if problems and self._strict:
             raise ConfigurationError(
                 "authhooks: start-up checks failed (AUTHHOOKS_STRICT_STARTUP): " + "; ".join(problems)
