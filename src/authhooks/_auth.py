@@ -42,7 +42,7 @@ from authhooks.hooks.registry import Registry
 from authhooks.hooks.runner import HookRunner
 from authhooks.oauth.providers import OAuthProvider
 from authhooks.oauth.service import OAuthService
-from authhooks.stores.base import Store
+from authhooks.stores.base import Store, check_store
 from authhooks.tokens.service import TokenService
 from authhooks.verifiers.base import VerifierRegistry
 
@@ -105,6 +105,8 @@ class AuthHooks(HookMethods, TokenFlows, SessionFlows, Lifecycle):
             # Every setting that can be checked without side effects, now: the keys are loaded (and kept for the
             # token layer), the store URL and the handlers file checked; nothing is created or contacted.
             self._keys = check_settings(settings, http_client=http_client)
+            if store is not None:
+                check_store(store)
             self.clients: ClientRegistry = clients_from_settings(settings)
             """The registered clients of introspection and revocation (``AUTHHOOKS_CLIENTS[_FILE]``)."""
             self.oauth = OAuthService(settings, oauth_providers)

@@ -40,9 +40,11 @@ def _ops(stepper: FlowStepper[Any]) -> list[tuple[str, str]]:
 def test_validate_token_checks_jti_then_login_and_fails_closed_on_a_store_fault(auth: AuthHooks) -> None:
     pair = auth.sync.issue_tokens("alice")
     principal = FlowStepper(validate_token(auth.deps, pair.access_token))
-    assert principal.run({"get": None}).subject == "alice"
+    assert principal.run({"get_many": [None, None, None]}).subject == "alice"
     sid = principal.result.claims["sid"] if principal.result else None
-    assert [key for _, key in _ops(principal)] == [
+    lookups = [e for e in principal.effects if isinstance(e, StoreCall)]
+    assert len(lookups) == 1 and lookups[0].op == "get_many"  # one round trip for every revocation lookup
+    assert lookups[0].args[0] == [
         f"revoked:{principal.result.jti if principal.result else ''}",
         f"family:{sid}:revoked",
         mark_key("alice"),  # the subject's not-before mark (auth.revoke_subject)
@@ -58,7 +60,7 @@ def test_validate_token_checks_jti_then_login_and_fails_closed_on_a_store_fault(
     faulted = FlowStepper(validate_token(auth.deps, pair.access_token))
     auth.tokens.cache.clear()
     with pytest.raises(StoreUnavailableError):
-        faulted.run({"get": StoreUnavailableError()})
+        faulted.run({"get_many": StoreUnavailableError()})
     assert _points(faulted)[-1] == "validate_token.failed"
 
 
@@ -67,7 +69,7 @@ def test_validate_token_refuses_a_token_of_an_ended_login(auth: AuthHooks) -> No
 
     def answer(effect: Effect) -> Any:
         if isinstance(effect, StoreCall):
-            return b"1" if effect.args[0].startswith("family:") else None
+            return [b"1" if key.startswith("family:") else None for key in effect.args[0]]
         return None
 
     stepper = FlowStepper(validate_token(auth.deps, pair.access_token))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ import pytest
 from authhooks import (
     AuthHooks,
     BadSignature,
+    ConfigurationError,
     Deny,
     InvalidGrant,
     MalformedToken,
@@ -210,17 +211,26 @@ class _DownStore(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.down = False
-        real_get = self.sync.get
+        real_get, real_get_many = self.sync.get, self.sync.get_many
 
         def get(key: str) -> bytes | None:
             if self.down:
                 raise StoreUnavailableError("store down")
             return real_get(key)
 
+        def get_many(keys: Sequence[str]) -> list[bytes | None]:
+            if self.down:
+                raise StoreUnavailableError("store down")
+            return real_get_many(keys)
+
         self.sync.get = get  # type: ignore[method-assign]
+        self.sync.get_many = get_many  # type: ignore[method-assign]
 
     async def get(self, key: str) -> bytes | None:
         return self.sync.get(key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return self.sync.get_many(keys)
 
 
 @pytest.mark.parametrize("policy", ["closed", "open"])
@@ -392,3 +402,13 @@ def test_a_token_issued_while_its_family_is_revoked_is_refused_everywhere(tmp_pa
     new access token. That token must be refused by both instances and by a fresh one (SQLite and Redis)."""
     for url in _shared_store_urls(tmp_path):
         _force_the_refresh_race(url, tmp_path)
+
+
+def test_a_store_missing_an_operation_is_refused_at_construction(tmp_path: Path) -> None:
+    """A store written for an older protocol (no ``get_many``) is named at construction, not a failed request."""
+
+    class _Old(MemoryStore):
+        get_many = None  # type: ignore[assignment]
+
+    with pytest.raises(ConfigurationError, match=r"store: _Old lacks get_many\(\)"):
+        AuthHooks(store=_Old(), state_dir=tmp_path, telemetry=False)

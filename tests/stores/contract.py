@@ -107,6 +107,14 @@ async def test_expiry(ops: Any) -> None:
     assert await ops.get("added") == b"again"
     assert await ops.incr("counter", 10) == 1  # a new window starts from zero
     assert await ops.get("forever") == b"f"
+    assert await ops.get_many(["value", "forever"]) == [None, b"f"]  # an expired key reads as absent
+
+
+async def test_get_many_in_order(ops: Any) -> None:
+    assert await ops.get_many([]) == []
+    await ops.set("a", b"1")
+    await ops.set("c", b"\x00")
+    assert await ops.get_many(["c", "b", "a", "c"]) == [b"\x00", None, b"1", b"\x00"]
 
 
 async def test_add_only_when_absent(ops: Any) -> None:

@@ -17,10 +17,12 @@ Every backend must pass ``tests/stores/contract.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["AsyncStoreOps", "MessageHandler", "StatusHandler", "Store", "Subscription", "SyncStore"]
+from authhooks.errors import ConfigurationError
+
+__all__ = ["AsyncStoreOps", "MessageHandler", "StatusHandler", "Store", "Subscription", "SyncStore", "check_store"]
 
 MessageHandler = Callable[[bytes], None]
 """Called with each message published on a subscribed channel (possibly from another thread)."""
@@ -46,6 +48,9 @@ class SyncStore(Protocol):
 
     def get(self, key: str) -> bytes | None:
         """Return the value, or ``None`` when absent or expired."""
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Return each key's value (``None`` when absent or expired), in order, in one round trip."""
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         """Store ``value`` under ``key``, replacing any previous value, expiring after ``ttl`` seconds."""
@@ -93,6 +98,7 @@ class AsyncStoreOps(Protocol):
     """The async operations of a :class:`Store`; same contracts as :class:`SyncStore`."""
 
     async def get(self, key: str) -> bytes | None: ...
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None: ...
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool: ...
     async def take(self, key: str) -> bytes | None: ...
@@ -125,3 +131,22 @@ class Store(AsyncStoreOps, Protocol):
     def subscribe(self, channel: str, handler: MessageHandler, on_status: StatusHandler | None = None) -> Subscription:
         """Call ``handler`` with every message published on ``channel``; delivery may happen on another thread.
         ``on_status`` learns when delivery is live and when it has a gap (see the module docstring)."""
+
+
+def _operations(protocol: type) -> list[str]:
+    return [name for name in vars(protocol) if not name.startswith("_") and callable(vars(protocol)[name])]
+
+
+def check_store(store: object) -> None:
+    """Raise :class:`~authhooks.errors.ConfigurationError` naming every operation ``store`` (as passed to
+    ``AuthHooks(store=...)``) lacks, async or in its ``sync`` twin: said once at construction, not as a failed
+    request later (a store written for an older protocol may lack ``get_many``, say)."""
+    missing = [
+        f"{name}()" for name in [*_operations(AsyncStoreOps), "subscribe"] if not callable(getattr(store, name, None))
+    ]
+    sync = getattr(store, "sync", None)
+    missing += [f"sync.{name}()" for name in _operations(SyncStore) if not callable(getattr(sync, name, None))]
+    if missing:
+        raise ConfigurationError(
+            f"store: {type(store).__name__} lacks {', '.join(missing)} (see authhooks.stores.Store)"
+        )

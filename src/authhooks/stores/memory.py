@@ -10,7 +10,7 @@ import builtins
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from authhooks.stores.base import MessageHandler, StatusHandler, Subscription
 
@@ -69,6 +69,10 @@ class _MemorySync:
     def get(self, key: str) -> bytes | None:
         with self._lock:
             return self._live(key)
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        with self._lock:
+            return [self._live(key) for key in keys]
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         with self._lock:
@@ -198,6 +202,9 @@ class MemoryStore:
 
     async def get(self, key: str) -> bytes | None:
         return self._sync.get(key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return self._sync.get_many(keys)
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         self._sync.set(key, value, ttl)

@@ -45,7 +45,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -263,6 +263,11 @@ class _RedisSync:
     def get(self, key: str) -> bytes | None:
         return _bytes(self._run(lambda: self.client.get(self._k(key))))
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        return [_bytes(v) for v in self._run(lambda: self.client.mget([self._k(k) for k in keys]))]
+
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         self._run(lambda: self.client.set(self._k(key), bytes(value), px=None if ttl is None else _ms(ttl)))
 
@@ -423,6 +428,11 @@ class RedisStore:
 
     async def get(self, key: str) -> bytes | None:
         return _bytes(await self._run(lambda: self._client().get(self._k(key))))
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        return [_bytes(v) for v in await self._run(lambda: self._client().mget([self._k(k) for k in keys]))]
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         px = None if ttl is None else _ms(ttl)

@@ -31,7 +31,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -198,6 +198,9 @@ class _SQLiteSync:
     def get(self, key: str) -> bytes | None:
         row = self._one("SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)", (key, time.time()))
         return None if row is None else bytes(row[0])  # type: ignore[call-overload]
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [self.get(key) for key in keys]  # an in-process file: a round trip costs no network
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         expires = None if ttl is None else time.time() + ttl
@@ -414,6 +417,9 @@ class SQLiteStore:
 
     async def get(self, key: str) -> bytes | None:
         return await self._run(self._sync.get, key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return await self._run(self._sync.get_many, keys)
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         await self._run(self._sync.set, key, value, ttl)
