@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -106,14 +107,20 @@ def _redis_env() -> dict[str, str]:
 
 
 def _workers_seen(client: httpx.Client, url: str, headers: dict[str, str], want: int = 2) -> dict[str, int]:
-    """GET /me on fresh connections until ``want`` workers answered; their pid → the status each gave."""
+    """GET /me until ``want`` workers answered; their pid → the status each gave.
+
+    Sequential requests may all land on one sync worker (the kernel wakes the last idle acceptor; a loaded
+    machine may still be booting the other), so each request is made while another connection holds a worker
+    busy reading an unfinished request: the request must then be answered by another worker."""
     seen: dict[str, int] = {}
-    for _ in range(400):
-        r = client.get(f"{url}/me", headers={**headers, "Connection": "close"})
+    host, port = httpx.URL(url).host, httpx.URL(url).port
+    deadline = time.monotonic() + 60
+    while len(seen) < want:
+        assert time.monotonic() < deadline, f"only workers {sorted(seen)} answered in 60 s"
+        with socket.create_connection((host, port or 80), timeout=30) as hold:
+            hold.sendall(b"GET /me HTTP/1.1\r\nHost: x\r\n")  # a worker accepts it and waits for the rest
+            r = client.get(f"{url}/me", headers={**headers, "Connection": "close"}, timeout=30)
         seen.setdefault(r.headers["x-worker"], r.status_code)
-        if len(seen) >= want:
-            break
-    assert len(seen) >= want, f"only workers {sorted(seen)} answered"
     return seen
 
 

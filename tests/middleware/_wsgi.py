@@ -140,9 +140,10 @@ def twin_app(environ: dict[str, Any], start_response: StartResponse) -> list[byt
             status, headers, body = _text(f"admin {principal.subject}")
     elif path == "/health":
         status, headers, body = _text("ok")
+    elif not (environ.get("CONTENT_LENGTH") or "0").isdigit():  # as gunicorn and waitress refuse it themselves
+        status, headers, body = _text("Bad Request", "400 Bad Request")
     else:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        raw = environ["wsgi.input"].read(length)
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         if path == "/public/echo":
             kind = environ.get("CONTENT_TYPE") or "application/octet-stream"
             status, headers, body = "200 OK", [("content-length", str(len(raw))), ("content-type", kind)], raw
