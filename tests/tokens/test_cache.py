@@ -104,3 +104,38 @@ def test_threads_keep_it_bounded_and_consistent() -> None:
         t.join()
     assert errors == []
     assert len(cache) <= 50
+
+
+def test_eviction_skips_dropped_entries_and_keeps_a_re_put_token_in_its_new_place() -> None:
+    cache = ValidatedTokenCache(3)
+    for name in "abc":
+        cache.put(name, _principal(f"j-{name}"))
+    assert cache.drop_jti("j-a") == 1  # a revoked: its slot in the eviction order is a leftover now
+    cache.put("a", _principal("j-a2"))  # the same token string again, youngest now
+    cache.put("d", _principal("j-d"))  # full: evicts b (the oldest live entry), not the new a
+    assert [name for name in "abcd" if cache.get(name, 0) is not None] == ["a", "c", "d"]
+    cache.put("e", _principal("j-e"))
+    assert [name for name in "abcde" if cache.get(name, 0) is not None] == ["a", "d", "e"]
+    assert cache.drop_jti("j-b") == 0 and cache.drop_jti("j-c") == 0  # evicted entries left the jti index
+
+
+def test_eviction_order_stays_bounded_by_the_live_entries() -> None:
+    # Entries dropped without an eviction (revoked, expired) leave leftovers in the O(1) eviction queue; it is
+    # rebuilt before they outnumber the live entries, so a small cache with churn holds no dead principals.
+    cache = ValidatedTokenCache(10000)
+    for i in range(5000):
+        cache.put(f"t{i}", _principal(f"j{i}"))
+        cache.drop_jti(f"j{i}")
+        assert len(cache._order) <= 2 * len(cache) + 64 + 1
+    cache.put("live", _principal("j-live"))
+    assert len(cache) == 1 and cache.get("live", 0) is not None
+
+
+def test_drop_key_drops_only_that_keys_entries() -> None:
+    cache = ValidatedTokenCache(10)
+    cache.put("a", _principal("ja"), key="k1")
+    cache.put("b", _principal("jb"), key="k2")
+    cache.put("c", _principal("jc"), key="k1")
+    assert cache.drop_key("k1") == 2
+    assert [name for name in "abc" if cache.get(name, 0) is not None] == ["b"]
+    assert cache.drop_jti("ja") == 0  # gone from the jti index too

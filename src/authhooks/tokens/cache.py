@@ -5,11 +5,15 @@ re-checks the token's own validity window (``nbf``/``exp`` with the validator's 
 token never outlives its ``exp``; :meth:`ValidatedTokenCache.drop_jti` forgets every entry of a revoked ``jti``,
 :meth:`ValidatedTokenCache.drop_subject` every entry of a subject whose tokens were all revoked. Eviction is
 first-in-first-out: tokens of one issuer share a lifetime, so the oldest entry is about the first to expire, and a
-FIFO needs no bookkeeping on the hit path.
+FIFO needs no bookkeeping on the hit path. The insertion order is a ``deque`` of the entries themselves, so an
+eviction is O(1): an entry dropped earlier (revoked, expired) is skipped when it comes up, since the dict no longer
+holds that very entry; the queue is rebuilt from the dict when such leftovers outnumber the live entries (a
+``dict`` alone would do, but taking its first key scans every slot deleted from its front since its last resize).
 
 Keys: :meth:`~ValidatedTokenCache.put` files each entry under the RFC 7638 thumbprint of the key that verified it,
 and :meth:`~ValidatedTokenCache.drop_key` forgets every entry of a key that left the key set (an emergency rotation
-at the issuer, a local key withdrawn), at once rather than at each token's ``exp``.
+at the issuer, a local key withdrawn), at once rather than at each token's ``exp`` (a scan of the entries: a key
+leaves rarely, and an index per key would cost every ``put``).
 
 Thread safety: the hit path is lock-free (single ``dict`` operations are atomic under the GIL); writers take a
 lock. A request racing a revocation may still see the token once, as it would without a cache.
@@ -30,13 +34,18 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from authhooks.records import Principal
 
 __all__ = ["ValidatedTokenCache"]
 
-_Entry = tuple[Principal, float, float, str | None]
+_Entry = tuple[Principal, float, float, str | None, str | None, str]
+"""``(principal, expires at incl. leeway, not before incl. leeway, key thumbprint, jti, token)``."""
+
+_SPARE = 64
+"""Leftovers (dropped entries) the insertion queue may hold beyond twice the live entries before a rebuild."""
 
 
 class ValidatedTokenCache:
@@ -50,13 +59,13 @@ class ValidatedTokenCache:
 
     __slots__ = (
         "_by_jti",
-        "_by_key",
         "_clock",
         "_entries",
         "_epoch",
         "_leeway",
         "_lock",
         "_maxsize",
+        "_order",
         "_suspended",
     )
 
@@ -68,7 +77,7 @@ class ValidatedTokenCache:
         self._leeway = float(leeway)
         self._entries: dict[str, _Entry] = {}
         self._by_jti: dict[str, str | set[str]] = {}
-        self._by_key: dict[str, set[str]] = {}
+        self._order: deque[_Entry] = deque()  # insertion order, with leftovers of dropped entries (see above)
         self._lock = threading.Lock()
         self._suspended = False
         self._epoch = 0
@@ -121,15 +130,20 @@ class ValidatedTokenCache:
         nbf = principal.claims.get("nbf")
         not_before = float(nbf) - self._leeway if isinstance(nbf, (int, float)) else -math.inf
         jti = principal.jti
+        entry: _Entry = (principal, expires_at + self._leeway, not_before, key, jti, token)
         with self._lock:
             entries = self._entries
             if self._suspended or token in entries or (epoch is not None and epoch != self._epoch):
                 return
-            while len(entries) >= self._maxsize:
-                self._discard_locked(next(iter(entries)))
-            entries[token] = (principal, expires_at + self._leeway, not_before, key)
-            if key is not None:
-                self._by_key.setdefault(key, set()).add(token)
+            order = self._order
+            while len(entries) >= self._maxsize:  # O(1): the oldest live entry (leftovers are skipped)
+                oldest = order.popleft()
+                if entries.get(oldest[5]) is oldest:
+                    self._discard_locked(oldest[5])
+            if len(order) > 2 * len(entries) + _SPARE:
+                self._order = order = deque(entries.values())  # drop the leftovers, keep the order
+            entries[token] = entry
+            order.append(entry)
             if jti is not None:
                 # One token per jti is the rule; a set is built only for the rare second spelling of it.
                 known = self._by_jti.get(jti)
@@ -155,11 +169,9 @@ class ValidatedTokenCache:
         many were dropped. Starts a new epoch, so a validation by that key in flight is not cached either."""
         with self._lock:
             self._epoch += 1
-            tokens = self._by_key.pop(thumbprint, ())
+            tokens = [token for token, entry in self._entries.items() if entry[3] == thumbprint]
             for token in tokens:
-                entry = self._entries.get(token)
-                if entry is not None and entry[3] == thumbprint:
-                    self._discard_locked(token)
+                self._discard_locked(token)
             return len(tokens)
 
     def drop_subject(self, subject: str) -> int:
@@ -202,7 +214,7 @@ class ValidatedTokenCache:
             self._epoch += 1
             self._entries.clear()
             self._by_jti.clear()
-            self._by_key.clear()
+            self._order.clear()
 
     def _discard(self, token: str) -> None:
         with self._lock:
@@ -212,14 +224,7 @@ class ValidatedTokenCache:
         entry = self._entries.pop(token, None)
         if entry is None:
             return
-        key = entry[3]
-        if key is not None:
-            tokens = self._by_key.get(key)
-            if tokens is not None:
-                tokens.discard(token)
-                if not tokens:
-                    del self._by_key[key]
-        jti = entry[0].jti
+        jti = entry[4]
         if jti is not None:
             known = self._by_jti.get(jti)
             if known is None:
