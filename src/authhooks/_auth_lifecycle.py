@@ -76,6 +76,7 @@ class Lifecycle(Engine):
         if self._audit is not None:
             self._audit.close()
         await self.oauth.aclose()
+        self.clients.close()
         remote = self._tokens.remote if self._tokens is not None else None
         if remote is not None:  # a background key-set fetch in flight is cancelled
             await remote.aclose(max(0.01, deadline - time.monotonic()))
@@ -101,6 +102,7 @@ class Lifecycle(Engine):
         if self._audit is not None:
             self._audit.close()
         self.oauth.close()
+        self.clients.close()
         remote = self._tokens.remote if self._tokens is not None else None
         if remote is not None:
             remote.close(max(0.01, deadline - time.monotonic()))
