@@ -18,7 +18,10 @@ hooks without timeout, condition, background or shadow mode — ``HookImpl.fast`
 ones) by calling them directly and settling each with the chain's own rules
 (:func:`~authhooks.hooks.chain.interpret`, :func:`~authhooks.hooks.chain.caught`,
 :func:`~authhooks.hooks.chain.conclude`); this saves the generator (about half a microsecond per dispatch, more
-than an inline hook costs) on the hottest path, and ``benchmarks/dispatch.py`` measures it.
+than an inline hook costs) on the hottest path, and ``benchmarks/dispatch.py`` measures it. A hook that would
+be such a hook but for its sync ``when=`` condition (a declarative handler, typically) has its condition checked
+there too: false skips it as the chain's ``CHECK`` would (nothing is recorded when no run is observed), true calls
+it there; ``benchmarks/handlers.py`` measures it.
 """
 
 from __future__ import annotations
@@ -76,6 +79,19 @@ def _check_sync(h: HookImpl, values: dict[str, Any], ctx: HookContext) -> Any:
     return h.condition(values, ctx)
 
 
+def _plain_when(h: HookImpl, on_loop: bool) -> bool:
+    """Whether ``h``, which has a condition, is otherwise plain (``fast`` but for its condition): its condition
+    can be checked in :func:`_plain`, and the hook called there when it holds."""
+    return (
+        not h.condition_is_async
+        and h.enforce
+        and not h.background
+        and not h.is_async
+        and h.timeout is None
+        and (h.inline or not on_loop)
+    )
+
+
 def _plain(
     hooks: tuple[HookImpl, ...], values: dict[str, Any], ctx: HookContext, on_loop: bool
 ) -> tuple[tuple[HookImpl, ...] | None, Any]:
@@ -88,7 +104,20 @@ def _plain(
     """
     for h in hooks:
         if not h.fast or (on_loop and not h.inline):
-            return hooks[hooks.index(h) :], None
+            if h.condition is None or not _plain_when(h, on_loop):
+                return hooks[hooks.index(h) :], None
+            try:  # a sync condition: false skips the hook, unrecorded, as the chain's CHECK would
+                r = h.condition(values, ctx)
+            except Exception as exc:
+                out = caught(h, exc)
+                if out.stop:
+                    return None, conclude(out)
+                continue
+            if r is not True:
+                if on_loop and inspect.isawaitable(r):  # the chain's CHECK of h, answered when awaited
+                    return hooks[hooks.index(h) :], r
+                if not r:
+                    continue
         try:
             r = h.call(values, ctx)
             if r is None:
