@@ -18,6 +18,7 @@ import pytest
 from authhooks import AuthHooks
 from authhooks.demo import demo_main
 from authhooks.demo.app import CHALLENGE_LIMIT, create_app, install_hooks
+from authhooks.demo.handlers import Receivers, example_file, load_example
 from authhooks.demo.serve import try_it
 from authhooks.demo.walkthrough import Ed25519Identity
 
@@ -60,7 +61,7 @@ async def test_login_gets_the_demo_claims_and_admin_is_403(auth: AuthHooks) -> N
         bearer = {"Authorization": f"Bearer {token}"}
         profile = await client.get("/me", headers=bearer)
         admin = await client.get("/admin", headers=bearer)
-    assert profile.json() == {"subject": me.subject, "scopes": [], "plan": "free", "demo": True}
+    assert profile.json() == {"subject": me.subject, "scopes": [], "plan": "free", "demo": True, "tenant": None}
     assert admin.status_code == 403
     assert 'scope="admin"' in admin.headers["www-authenticate"]
 
@@ -96,6 +97,17 @@ def test_walkthrough_runs_end_to_end(
         "insufficient_scope",
         "log  login failed: reason=bad_signature",
         "log  refused a token: reason=token_revoked",
+        # the declarative handlers of examples/handlers.toml, acting
+        "handlers: 9 from ",
+        "handler:tenant-claims@issue_token.pre=modify",
+        "tenant=example",  # the add_claims handler's claim, read back from the token by /me
+        "recv webhook /authhooks: login.post success subject=- (signature verified)",
+        "log  log-failed-login: login failure (bad_signature) for - from -",
+        "handler:mail-on-lockout@login.failed=queued",
+        "recv mail to security@example.com: Account locked after failed logins",
+        "POST /auth/login      403  a valid signature, but the subject is locked",
+        "Retry-After: 1800",
+        "handler:lockout@login.pre=deny(account_locked)",
     ):
         assert expected in out, f"{expected!r} missing from:\n{out}"
     assert JWT.search(out) is None  # tokens only as fingerprints
@@ -183,3 +195,76 @@ def test_serving_prints_how_to_try_it_traces_each_flow_and_stops_on_ctrl_c(tmp_p
     assert server.returncode == 0
     assert "authhooks.challenge success" in rest  # the compact telemetry line, with the hook decision
     assert "demo_rate_limit:continue" in rest
+
+
+def test_the_example_file_is_the_one_the_demo_loads() -> None:
+    path = example_file()
+    assert path is not None and path == Path(__file__).resolve().parents[2] / "examples" / "handlers.toml"
+
+
+async def test_the_example_handlers_act_in_the_demo_app(tmp_path: Path) -> None:
+    auth = install_hooks(AuthHooks(store_url="memory://", state_dir=tmp_path, service_name="authhooks-demo"))
+    with Receivers() as receivers:
+        assert load_example(auth, receivers) == example_file()
+        assert "WEBHOOK_SECRET" not in os.environ  # the fresh secret is given to the loader, not to the process
+        me, mallory = Ed25519Identity(), Ed25519Identity()
+        try:
+            async with client_for(auth) as client:
+                issued = (await client.post("/auth/challenge", json={"subject": me.subject})).json()
+                body = {"subject": me.subject, "challenge": issued["nonce"], "scheme": "ed25519"}
+                login = await client.post("/auth/login", json={**body, "signature": me.sign(issued["message"])})
+                token = login.json()["access_token"]
+                profile = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
+                assert receivers.wait(1)  # the webhook of the new login, signed with the fresh secret
+                issued = (await client.post("/auth/challenge", json={"subject": mallory.subject})).json()
+                body = {"subject": mallory.subject, "challenge": issued["nonce"], "scheme": "ed25519"}
+                forged = mallory.sign("something else")
+                failed = [
+                    (await client.post("/auth/login", json={**body, "signature": forged})).status_code for _ in range(5)
+                ]
+                assert receivers.wait(2)  # the mail of the lock
+                issued = (await client.post("/auth/challenge", json={"subject": mallory.subject})).json()
+                body = {"subject": mallory.subject, "challenge": issued["nonce"], "scheme": "ed25519"}
+                locked = await client.post("/auth/login", json={**body, "signature": mallory.sign(issued["message"])})
+        finally:
+            await auth.aclose()
+        lines = receivers.drain()
+    assert profile.json()["tenant"] == "example"
+    assert failed == [400] * 5
+    assert locked.status_code == 403 and locked.headers["retry-after"] == "1800"
+    assert lines[0] == "webhook /authhooks: login.post success subject=- (signature verified)"
+    assert lines[1].startswith("mail to security@example.com: Account locked after failed logins")
+    assert len(lines) == 2  # one mail per lock, not one per refused attempt
+
+
+def test_the_webhook_receiver_refuses_a_wrong_signature() -> None:
+    from authhooks.handlers.signing import WebhookSecret, message_id
+
+    with Receivers() as receivers:
+        other = WebhookSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        body = b'{"type": "login.post", "data": {"outcome": "success"}}'
+        stamp, msg = int(time.time()), message_id()
+        headers = {
+            "webhook-id": msg,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": other.sign(msg, stamp, body),
+        }
+        answer = httpx.post(receivers.webhook_url, content=body, headers=headers)
+        assert receivers.wait(1)
+        assert answer.status_code == 401
+        assert receivers.drain() == ["webhook /authhooks: login.post success subject=- (signature MISMATCH)"]
+
+
+def test_the_smtp_sink_receives_what_smtplib_sends() -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    with Receivers() as receivers:
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = "a@example.com", "b@example.com", "hello"
+        mail.set_content("line\n.\nafter a dot line")
+        port = int(receivers.smtp_url.rsplit(":", 1)[1])
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.send_message(mail)
+        assert receivers.wait(1)
+        assert receivers.drain() == ["mail to b@example.com: hello"]

@@ -7,6 +7,9 @@
   every flow with an httpx client, printing each step; the exit status is 0 when every step answered as
   expected.
 
+Both load the declarative handlers of ``examples/handlers.toml`` with their webhook and mail targets on
+receivers of the demo's own (:mod:`authhooks.demo.handlers`).
+
 The app lives in :mod:`authhooks.demo.app`, the client in :mod:`authhooks.demo.walkthrough`; both need the
 ``demo`` extra (FastAPI and uvicorn): ``pip install 'authhooks[demo]'``.
 """

@@ -3,7 +3,8 @@
 Routes:
 
 - ``GET /`` and ``GET /public``: open to anyone.
-- ``GET /me``: needs a valid Bearer token; answers with the subject, scopes and the claims a hook added.
+- ``GET /me``: needs a valid Bearer token; answers with the subject, scopes and the claims a hook and a handler
+  added.
 - ``GET /admin``: needs the ``admin`` scope (which demo logins never get, so it shows a 403).
 - the middleware's built-in routes under ``/auth`` (challenge, login, refresh, logout, revoke, introspect, JWKS).
 
@@ -176,12 +177,14 @@ def create_app(
 
     @app.get("/me")
     async def me(principal: CurrentPrincipal) -> dict[str, Any]:
-        """Who the token says you are, and the claims the ``login.verified`` hook added."""
+        """Who the token says you are, the claims the ``login.verified`` hook added, and ``tenant``, which the
+        ``add_claims`` handler of ``examples/handlers.toml`` adds when the demo loads it."""
         return {
             "subject": principal.subject,
             "scopes": sorted(principal.scopes),
             "plan": principal.claims.get("plan"),
             "demo": principal.claims.get("demo"),
+            "tenant": principal.claims.get("tenant"),
         }
 
     @app.get("/admin", dependencies=[require_scopes("admin")])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
+from typing import Any
 
 __all__ = ["DEFAULT_PORT", "serve", "try_it"]
 
@@ -45,10 +47,22 @@ def serve(host: str = "127.0.0.1", port: int | None = None) -> int:
         OSError: the address cannot be bound (a given port that is taken).
         ConfigurationError: the ``AUTHHOOKS_*`` settings are invalid.
     """
-    from authhooks.demo._server import bind, run_server
-    from authhooks.demo.app import create_app
+    from authhooks.demo.app import create_app, create_auth
+    from authhooks.demo.handlers import Receivers, load_example
 
-    app = create_app(telemetry=True)
+    with Receivers(echo=lambda line: print(f"demo receiver: {line}", flush=True)) as receivers:
+        auth = create_auth()
+        try:
+            loaded = load_example(auth, receivers)
+        except BaseException:
+            auth.close()
+            raise
+        return _serve(create_app(auth, telemetry=True), host, port, loaded, receivers)
+
+
+def _serve(app: Any, host: str, port: int | None, loaded: Path | None, receivers: Any) -> int:
+    from authhooks.demo._server import bind, run_server
+
     if port is None:
         try:
             sock = bind(host, DEFAULT_PORT)
@@ -60,6 +74,11 @@ def serve(host: str = "127.0.0.1", port: int | None = None) -> int:
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     print(try_it(f"http://{shown}:{bound_port}"), flush=True)
+    if loaded is None:
+        print("  examples/handlers.toml is not here (an installed wheel): no declarative handlers\n", flush=True)
+    else:
+        print(f"  Handlers from {loaded}; its webhooks go to {receivers.webhook_url} and its mail to", flush=True)
+        print(f"  {receivers.smtp_url}: the demo's receivers, which print each delivery here.\n", flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a graceful shutdown
         run_server(app, sock, log_level="info")
     return 0

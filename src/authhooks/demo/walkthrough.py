@@ -1,10 +1,14 @@
 """``authhooks demo --walkthrough``: start the demo server on 127.0.0.1 and walk through every flow with httpx.
 
 The walkthrough generates an Ed25519 key, asks for a challenge, signs it, logs in, calls protected routes, runs
-into a scope denial and the challenge rate limit, refreshes, logs out, and shows what follows. Each step prints
-the method, path, status and a short summary (credentials only as fingerprints), and, when the server runs in
-this process, the flows it ran with each hook's decision. The exit status is 0 when every step answered as
-expected and 1 at the first that did not.
+into a scope denial and the challenge rate limit, refreshes, logs out, and shows what follows. With the
+declarative handlers of ``examples/handlers.toml`` loaded (:mod:`authhooks.demo.handlers`; from a clone), it also
+shows them acting: the ``tenant`` claim an ``add_claims`` handler put in the token, the signed webhook of each new
+login and the ``log`` handler's line of each failed login arriving, and a second key locked out after five failed
+logins (403 with ``Retry-After``) with the mail the ``email`` handler sends. Each step prints the method, path,
+status and a short summary (credentials only as fingerprints), and, when the server runs in this process, the
+flows it ran with each hook's decision and what the demo's receivers got. The exit status is 0 when every step
+answered as expected and 1 at the first that did not.
 
 Against a demo server that is already running (no hook decisions then, they happen in the other process)::
 
@@ -26,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from authhooks._redact import fingerprint
+from authhooks.demo.handlers import Receivers
 from authhooks.hooks.observer import FlowRun, HookRecord
 
 __all__ = ["DecisionLog", "Ed25519Identity", "LogCollector", "StepFailed", "Walkthrough", "run_walkthrough", "walk"]
@@ -134,6 +139,9 @@ class Walkthrough:
         decisions: the server's :class:`DecisionLog` when it runs in this process, else ``None``.
         logs: the demo hooks' :class:`LogCollector` when the server runs in this process, else ``None``.
         challenge_limit: the server's challenges per subject per minute (the demo's default is 5).
+        handlers: whether the server runs the handlers of ``examples/handlers.toml`` (then their steps run too).
+        receivers: the demo's webhook and SMTP receivers when the server runs in this process (each delivery a
+            step expects is waited for, and printed), else ``None``.
     """
 
     def __init__(
@@ -144,8 +152,13 @@ class Walkthrough:
         decisions: DecisionLog | None = None,
         logs: LogCollector | None = None,
         challenge_limit: int = 5,
+        handlers: bool = True,
+        receivers: Receivers | None = None,
     ) -> None:
         self.client = client
+        self.handlers = handlers
+        self.receivers = receivers
+        self.expected_deliveries = 0
         self.out = out
         self.decisions = decisions
         self.logs = logs
@@ -186,10 +199,29 @@ class Walkthrough:
         if self.logs is not None:
             for line in self.logs.drain():
                 self.out(f"        log  {line}")
+        self._deliveries()
         if not ok:
             wanted = " or ".join(str(s) for s in expected)
             raise StepFailed(f"step {self.steps} {method} {path}: expected {wanted}, got {response.status_code}")
         return response
+
+    def expect_delivery(self, what: str) -> None:
+        """One more delivery to the receivers (a webhook or a mail) follows the next step: it is waited for (at
+        most 10 s) after that step, and its absence fails the step."""
+        self.expected_deliveries += 1
+        self._pending = what
+
+    def _deliveries(self) -> None:
+        receivers = self.receivers
+        if receivers is None:
+            return
+        arrived = receivers.wait(self.expected_deliveries)
+        for line in receivers.drain():
+            self.out(f"        recv {line}")
+        if not arrived:
+            raise StepFailed(f"step {self.steps}: {self._pending} did not reach the demo's receiver")
+
+    _pending = ""
 
     # -- the script -------------------------------------------------------------------------------------------
 
@@ -217,10 +249,15 @@ class Walkthrough:
 
         challenge = self.challenge(me, "ask again (a challenge is single-use)").json()
         signature = me.sign(challenge["message"])
+        if self.handlers:
+            self.expect_delivery("the notify-login webhook")
         body = self.login(me, challenge["nonce"], signature, "log in: sign the challenge message", expect=200).json()
         first = Tokens(body["access_token"], body["refresh_token"])
 
-        self.call("GET", "/me", 200, "with the token; `plan` came from a login.verified hook", token=first.access)
+        note = "with the token; `plan` came from a login.verified hook"
+        if self.handlers:
+            note += ", `tenant` from the add_claims handler"
+        self.call("GET", "/me", 200, note, token=first.access)
         self.call("GET", "/admin", 403, "needs scope `admin`: insufficient_scope", token=first.access)
 
         used = 2
@@ -247,6 +284,25 @@ class Walkthrough:
             "replay the first (rotated) refresh token: reuse is refused",
             json={"refresh_token": first.refresh},
         )
+        if self.handlers:
+            self.lockout()
+
+    def lockout(self, failures: int = 5) -> None:
+        """The ``lockout`` handler: another key fails ``failures`` logins, then even a valid signature is refused
+        (403, ``Retry-After``); the ``email`` handler mails the lock once."""
+        mallory = Ed25519Identity()
+        self.out(f"    identity: another key, {mallory.subject[:8]}…, that keeps failing its logins")
+        challenge = self.challenge(mallory, "ask for a challenge").json()
+        forged = mallory.sign(challenge["message"] + " (tampered)")
+        for attempt in range(1, failures + 1):
+            note = f"failed login {attempt} of {failures}"
+            if attempt == failures:
+                note += ": the lockout handler locks the subject, the email handler mails it"
+                self.expect_delivery("the mail-on-lockout mail")
+            self.login(mallory, challenge["nonce"], forged, note, expect=400)
+        challenge = self.challenge(mallory, "a fresh challenge").json()
+        signature = mallory.sign(challenge["message"])
+        self.login(mallory, challenge["nonce"], signature, "a valid signature, but the subject is locked", expect=403)
 
 
 def describe_response(response: httpx.Response) -> str:
@@ -314,10 +370,20 @@ def walk(
     decisions: DecisionLog | None = None,
     logs: LogCollector | None = None,
     challenge_limit: int = 5,
+    handlers: bool = True,
+    receivers: Receivers | None = None,
 ) -> int:
     """Run the walkthrough against the demo server at ``url``; return the exit status (0: all as expected)."""
     with httpx.Client(base_url=url, timeout=10.0) as client:
-        walkthrough = Walkthrough(client, out=out, decisions=decisions, logs=logs, challenge_limit=challenge_limit)
+        walkthrough = Walkthrough(
+            client,
+            out=out,
+            decisions=decisions,
+            logs=logs,
+            challenge_limit=challenge_limit,
+            handlers=handlers,
+            receivers=receivers,
+        )
         try:
             walkthrough.run()
         except StepFailed as exc:
@@ -338,23 +404,47 @@ def run_walkthrough(host: str = "127.0.0.1", port: int = 0, *, out: Out = print)
     """
     from authhooks.demo._server import ServerThread
     from authhooks.demo.app import CHALLENGE_LIMIT, create_app, create_auth
+    from authhooks.demo.handlers import load_example
 
     auth = create_auth()
+    receivers = Receivers()
+    try:
+        loaded = load_example(auth, receivers)
+    except BaseException:
+        receivers.close()
+        auth.close()
+        raise
     decisions = DecisionLog()
     auth.add_observer(decisions)
     app = create_app(auth)
     logs = LogCollector()
-    demo_logger = logging.getLogger("authhooks.demo")
-    demo_logger.addHandler(logs)
-    propagate, demo_logger.propagate = demo_logger.propagate, False
+    loggers = [logging.getLogger(name) for name in ("authhooks.demo", "authhooks.handlers")]
+    saved = [lg.propagate for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(logs)
+        lg.propagate = False
     try:
-        with ServerThread(app, host=host, port=port) as server:
+        with receivers, ServerThread(app, host=host, port=port) as server:
             out(f"authhooks demo walkthrough against {server.url} (state in {auth.settings.state_dir})")
+            if loaded is None:
+                out("    handlers: examples/handlers.toml is not here (an installed wheel): its steps are left out")
+            else:
+                out(f"    handlers: {len(auth.handlers)} from {loaded}; webhooks go to {receivers.webhook_url} and")
+                out(f"    mail to {receivers.smtp_url} (the demo's receivers) instead of the file's URLs")
             decisions.drain()
-            return walk(server.url, out=out, decisions=decisions, logs=logs, challenge_limit=CHALLENGE_LIMIT)
+            return walk(
+                server.url,
+                out=out,
+                decisions=decisions,
+                logs=logs,
+                challenge_limit=CHALLENGE_LIMIT,
+                handlers=loaded is not None,
+                receivers=receivers,
+            )
     finally:
-        demo_logger.removeHandler(logs)
-        demo_logger.propagate = propagate
+        for lg, propagate in zip(loggers, saved, strict=True):
+            lg.removeHandler(logs)
+            lg.propagate = propagate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m authhooks.demo.walkthrough", description=__doc__.split("\n")[0])
     parser.add_argument("url", help="the demo server, e.g. http://127.0.0.1:8000")
     args = parser.parse_args(argv)
-    return walk(args.url)
+    from authhooks.demo.handlers import example_file
+
+    return walk(args.url, handlers=example_file() is not None)
 
 
 if __name__ == "__main__":  # pragma: no cover
