@@ -46,14 +46,17 @@ def _principal(deps: FlowDeps, token: object, bare: bool = True) -> FlowGen[Prin
     """The work of the flow between its hook points: the cache, or a full check plus the revocation lookup.
 
     With ``bare`` (the flow's bare variant, run when nothing would see it) the signature is checked by the
-    validator directly instead of through the ``verify_signature`` flow. The cache's epoch is read before the
-    keys are: a key withdrawal or revocation heard during the check keeps the token out of the cache.
+    validator directly instead of through the ``verify_signature`` flow, and the cache is not asked again: a
+    driver runs the bare variant only where it took the flow's shortcut (the same lookup) first and it missed
+    (should the token have been cached meanwhile, it is checked in full again, which is never wrong). The
+    cache's epoch is read before the keys are: a key withdrawal or revocation heard during the check keeps the
+    token out of the cache.
     """
     if type(token) is not str:
         raise MalformedToken()
     svc = deps.tokens
     cache = svc.cache
-    principal = cache.get(token)
+    principal = None if bare else cache.get(token)
     if principal is None:
         epoch = cache.epoch
         if bare and svc.remote is None:

@@ -18,6 +18,7 @@ Every request that passes the middleware (protected, public or open) carries all
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
@@ -132,14 +133,26 @@ def request_info(scope: Mapping[str, Any], route: str | None = None) -> RequestI
     ``route`` names the route template when known (the built-in routes set it).
     """
     client = scope.get("client")
-    return RequestInfo(  # positional: the fields in declaration order (cheaper than keywords on the hot path)
-        scope.get("method", "GET"),
-        scope["path"],
-        client[0] if client else None,
-        scope.get("scheme", "http"),
-        RequestHeaders(scope.get("headers", ())),
-        route,
-    )
+    info = _new_info(RequestInfo)  # every field set through its slot (see _set_method)
+    _set_method(info, scope.get("method", "GET"))
+    _set_path(info, scope["path"])
+    _set_client_ip(info, client[0] if client else None)
+    _set_scheme(info, scope.get("scheme", "http"))
+    _set_headers(info, RequestHeaders(scope.get("headers", ())))
+    _set_route(info, route)
+    return info
+
+
+_new_info = object.__new__
+_FIELDS = ("method", "path", "client_ip", "scheme", "headers", "route")
+if tuple(f.name for f in dataclasses.fields(RequestInfo)) != _FIELDS or hasattr(RequestInfo, "__post_init__"):
+    raise TypeError("RequestInfo changed: update request_info's slot setters")  # pragma: no cover
+_set_method, _set_path, _set_client_ip, _set_scheme, _set_headers, _set_route = (
+    RequestInfo.__dict__[name].__set__ for name in _FIELDS
+)
+"""The slot setters of :class:`~authhooks.records.RequestInfo`'s fields: setting every one of them builds the same
+value as its ``__init__`` (checked above: these fields, no ``__post_init__``) in half the time of the frozen
+dataclass's ``object.__setattr__`` per field, on every protected request."""
 
 
 _CREDENTIAL_SCOPES: dict[frozenset[str], tuple[str, ...]] = {}

@@ -101,19 +101,39 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 _CURVE_BYTES = {"P-256": 32, "P-384": 48, "P-521": 66}
 
 
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+def _hmac_states(secret: bytes, hash_name: str) -> tuple[Any, Any]:
+    """The hash states after the inner and the outer padded key of HMAC (RFC 2104 §2: a key longer than the
+    hash's block is hashed first, a shorter one padded with zeros), computed once per key: a verification then
+    copies them instead of redoing the key schedule, which halves ``hmac.digest``'s cost per token. Checked
+    against :func:`hmac.digest` by the tests, for every key length around the block size."""
+    new = getattr(hashlib, hash_name)
+    block = new().block_size
+    if len(secret) > block:
+        secret = new(secret).digest()
+    padded = secret.ljust(block, b"\0")
+    return new(padded.translate(_IPAD)), new(padded.translate(_OPAD))
+
+
 def make_verifier(spec: AlgSpec, key: Any) -> Verifier:
     """Return a prepared ``verify(signing_input, signature)`` for ``key`` (secret bytes or a public key).
 
     The caller has already checked that ``key`` suits ``spec`` (type, size, curve).
     """
     if spec.kty == "oct":
-        secret: bytes = key
-        name = spec.hash_name
-        digest = hmac.digest
+        inner, outer = _hmac_states(key, spec.hash_name or "")
         compare = hmac.compare_digest
 
         def verify_hmac(msg: bytes, sig: bytes) -> bool:
-            return compare(digest(secret, msg, name), sig)  # type: ignore[arg-type]
+            # HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)), RFC 2104 §2, from the two prepared states.
+            inside = inner.copy()
+            inside.update(msg)
+            mac = outer.copy()
+            mac.update(inside.digest())
+            return compare(mac.digest(), sig)
 
         return verify_hmac
     if spec.kty == "RSA":
