@@ -17,8 +17,8 @@ flow run) and through the bare sync driver (``dispatch_sync`` on the point's tup
 Every variant runs once per round, alternated in a rotating order, after a full garbage collection
 (``_timing.rounds``); ratios are medians of same-round ratios. The target (issue 16): five false handlers cost at
 most 2x five plain Python hooks at the same point, against inline hooks and against hooks with the default
-options, printed as ``target …`` lines and ``targets_met=yes|no``; the driver-level ratios (the hooks alone,
-without the flow run around them) are printed for information.
+options, and at the driver (the hooks alone, without the flow run around them) against inline hooks, printed as
+``target …`` lines and ``targets_met=yes|no``; the ratios against ``when=`` hooks are printed for information.
 """
 
 from __future__ import annotations
@@ -114,7 +114,6 @@ def main() -> None:
     informative = {
         "ratio_handlers_vs_when": ("fire: 5 handlers, false", "fire: 5 python hooks with when="),
         "ratio_handlers_vs_when_driver": ("driver: 5 handlers, false", "driver: 5 python hooks with when="),
-        "ratio_handlers_vs_inline_driver": ("driver: 5 handlers, false", "driver: 5 python hooks (inline)"),
         "ratio_log_action_vs_false": ("fire: 1 handler runs (log)", "fire: 5 handlers, false"),
     }
     for name, (num, den) in informative.items():
@@ -123,6 +122,11 @@ def main() -> None:
     targets.at_most(
         "handlers_vs_inline (fire: 5 false handlers / 5 inline python hooks)",
         ratio("fire: 5 handlers, false", "fire: 5 python hooks (inline)"),
+        2.0,
+    )
+    targets.at_most(
+        "handlers_vs_inline_driver (driver: 5 false handlers / 5 inline python hooks, the hooks alone)",
+        ratio("driver: 5 handlers, false", "driver: 5 python hooks (inline)"),
         2.0,
     )
     targets.at_most(

@@ -84,3 +84,39 @@ def test_an_observed_flow_still_records_the_skips(tmp_path: Path) -> None:
         assert recorder.decisions() == ["skipped"] * 5
     finally:
         auth.close()
+
+
+def _when(table: dict[str, Any], point: str) -> Any:
+    from authhooks.config import Settings
+    from authhooks.handlers.conditions import compile_conditions
+    from authhooks.handlers.facts import Proxies
+    from authhooks.handlers.registration import _condition_hook
+    from authhooks.handlers.spec import Env
+    from authhooks.hooks.points import CATALOGUE
+
+    condition = compile_conditions(table, CATALOGUE[point], Env(Settings(), Proxies(), CATALOGUE), lambda: 0.0)
+    assert condition is not None
+    return _condition_hook(condition, CATALOGUE[point])
+
+
+def test_the_compiled_condition_takes_only_the_inputs_it_reads() -> None:
+    import inspect
+
+    assert list(inspect.signature(_when({"subject": "^m"}, "challenge.pre")).parameters) == ["subject", "request"]
+    assert "reason" in inspect.signature(_when({"reason": "x"}, "login.failed")).parameters
+    assert "auth" in inspect.signature(_when({"locked": True}, "login.failed")).parameters  # a stored condition
+
+
+def test_a_lone_regex_reads_its_input_directly_and_falls_back_to_the_fact() -> None:
+    from authhooks import Principal
+
+    at_challenge = _when({"subject": "^mallory-"}, "challenge.pre")
+    assert at_challenge(subject="mallory-1") is True
+    assert at_challenge(subject="alice") is False
+    assert at_challenge(subject=None) is False
+    at_post = _when({"subject": "^mallory-"}, "validate_token.post")  # no subject input: the principal's
+    principal = Principal(subject="mallory-2", scopes=frozenset(), claims={})
+    assert at_post(principal=principal) is True
+    reason = _when({"reason": "^bad_"}, "login.failed")
+    assert reason(reason="bad_signature") is True
+    assert reason(reason="") is False and reason(reason=None) is False

@@ -122,6 +122,11 @@ class Condition:
         failure_windows: ``(by, window)`` pairs whose failures must be counted (``failures`` conditions).
         last_auth: the longest ``last_auth_older_than`` (successful logins must then be recorded), or ``None``.
         source: the table as written (shown by ``handlers list``).
+        reads: the inputs the conditions may read, when known (every one of them is a cheap test of a known
+            fact); ``None``: any input (a stored condition, a request fact, a token or a user's function).
+        direct: for a lone ``subject`` or ``reason`` regex, ``(input, search)``: when that input is a non-empty
+            string the condition is ``search(value) is not None`` (else :attr:`tests` decide), so the compiled
+            ``when=`` needs no mapping and no further call in the common case.
     """
 
     tests: tuple[Test, ...]
@@ -129,6 +134,8 @@ class Condition:
     failure_windows: frozenset[tuple[str, float]] = frozenset()
     last_auth: float | None = None
     source: Mapping[str, Any] = field(default_factory=dict)
+    reads: frozenset[str] | None = None
+    direct: tuple[str, Callable[[str], Any]] | None = None
 
     def __call__(self, inputs: Mapping[str, Any], request: RequestInfo | None, auth: Any) -> bool | Awaitable[bool]:
         """True when every condition holds. On an event loop, when a stored condition remains, an awaitable."""
@@ -299,7 +306,27 @@ def compile_conditions(
     if "when" in table:
         ref = string(table, "when", w)
         stored.append(When(import_function(ref, f"{w}.when"), point, ref))
-    return Condition(tuple(tests), tuple(stored), frozenset(windows), last_auth, dict(table))
+    reads: frozenset[str] | None = frozenset()
+    for key in table:
+        known = _READS.get(key)
+        reads = None if known is None or reads is None else reads | known
+    direct = None
+    if len(table) == 1 and ("subject" in table or "reason" in table):
+        key = "subject" if "subject" in table else "reason"
+        direct = (key, regex(table[key], f"{w}.{key}").search)
+    return Condition(tuple(tests), tuple(stored), frozenset(windows), last_auth, dict(table), reads, direct)
+
+
+_READS: Mapping[str, frozenset[str]] = {
+    "outcome": frozenset({"error", "status_code", "valid"}),
+    "reason": frozenset({"reason"}),
+    "error_message": frozenset({"error"}),
+    "subject": frozenset({"subject", "principal", "identifier"}),
+    "scopes": frozenset({"scopes", "principal"}),
+    "claims": frozenset({"claims", "principal"}),
+    "token_valid": frozenset({"claims", "principal"}),
+}
+"""The inputs each cheap condition reads (:mod:`~authhooks.handlers.facts`); a condition not listed may read any."""
 
 
 def _scopes_test(spec: Any, where: str) -> Test:

@@ -84,18 +84,31 @@ def _action_hook(name: str, point: HookPoint, action: Action, timeout: float | N
 
 
 def _condition_hook(condition: Condition, point: HookPoint) -> Callable[..., bool | Awaitable[bool]]:
-    """The hook's ``when=``: the point's inputs as named parameters (the registry's caller passes them by keyword,
-    no ``**`` packing), gathered into one mapping for the compiled tests. One test and nothing stored, the common
-    case, is called directly."""
-    names = sorted(point.inputs)
+    """The hook's ``when=``: the point's inputs the conditions read (``Condition.reads``; all of them when not
+    known) as named parameters (the registry's caller passes them by keyword, no ``**`` packing), gathered into
+    one mapping for the compiled tests. One test and nothing stored, the common case, is called directly, without
+    ``auth``. A false condition is then a few hundred nanoseconds: the drivers check it before any per-run object
+    is built (:mod:`authhooks.hooks.dispatch`), and ``benchmarks/handlers.py`` measures it."""
+    reads = point.inputs if condition.reads is None else point.inputs & condition.reads
+    names = sorted(reads)
     params = "".join(f"{n}=None, " for n in names)
     gathered = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
     namespace: dict[str, Any]
-    if len(condition.tests) == 1 and not condition.stored:
+    direct = condition.direct
+    if direct is not None and direct[0] in reads:
+        name, namespace = direct[0], {"_test": condition.tests[0], "_search": direct[1]}
+        source = (
+            f"def when({params}request=None):\n"
+            f"    if {name}.__class__ is str and {name}:\n"
+            f"        return _search({name}) is not None\n"
+            f"    return _test({gathered}, request)\n"
+        )
+    elif len(condition.tests) == 1 and not condition.stored:
         body, namespace = f"_test({gathered}, request)", {"_test": condition.tests[0]}
+        source = f"def when({params}request=None):\n    return {body}\n"
     else:
         body, namespace = f"_condition({gathered}, request, auth)", {"_condition": condition}
-    source = f"def when({params}request=None, auth=None):\n    return {body}\n"
+        source = f"def when({params}request=None, auth=None):\n    return {body}\n"
     exec(compile(source, f"<handler condition at {point.name}>", "exec"), namespace)  # noqa: S102 - names are identifiers
     when: Callable[..., bool | Awaitable[bool]] = namespace["when"]
     return when

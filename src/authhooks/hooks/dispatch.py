@@ -79,19 +79,6 @@ def _check_sync(h: HookImpl, values: dict[str, Any], ctx: HookContext) -> Any:
     return h.condition(values, ctx)
 
 
-def _plain_when(h: HookImpl, on_loop: bool) -> bool:
-    """Whether ``h``, which has a condition, is otherwise plain (``fast`` but for its condition): its condition
-    can be checked in :func:`_plain`, and the hook called there when it holds."""
-    return (
-        not h.condition_is_async
-        and h.enforce
-        and not h.background
-        and not h.is_async
-        and h.timeout is None
-        and (h.inline or not on_loop)
-    )
-
-
 def _plain(
     hooks: tuple[HookImpl, ...], values: dict[str, Any], ctx: HookContext, on_loop: bool
 ) -> tuple[tuple[HookImpl, ...] | None, Any]:
@@ -104,7 +91,15 @@ def _plain(
     """
     for h in hooks:
         if not h.fast or (on_loop and not h.inline):
-            if h.condition is None or not _plain_when(h, on_loop):
+            if (  # not fast but for a sync condition: the condition is checked here (inline: a call per hook)
+                h.condition is None
+                or h.condition_is_async
+                or h.timeout is not None
+                or h.background
+                or not h.enforce
+                or h.is_async
+                or (on_loop and not h.inline)
+            ):
                 return hooks[hooks.index(h) :], None
             try:  # a sync condition: false skips the hook, unrecorded, as the chain's CHECK would
                 r = h.condition(values, ctx)
