@@ -64,7 +64,8 @@ def check_revocation(deps: FlowDeps, principal: Principal) -> FlowGen[None]:
         RevokedToken: any of them says so.
         StoreError: the store could not answer and ``store_failure`` is ``closed``.
     """
-    keys = [f"revoked:{principal.jti}"] if principal.jti is not None else []
+    jti = principal.jti
+    keys = [f"revoked:{jti}"] if jti is not None else []
     sid = login_id(principal)
     if sid is not None:
         keys.append(f"family:{sid}:revoked")
@@ -76,8 +77,8 @@ def check_revocation(deps: FlowDeps, principal: Principal) -> FlowGen[None]:
             raise
         yield Note(reason="store_unavailable_fail_open")
         return
-    *marks, subject_mark = values
-    if any(mark is not None for mark in marks) or issued_before_mark(principal.claims.get("iat"), subject_mark):
+    marks = values[:-1]  # the jti and sid marks; the last value is the subject's not-before mark
+    if marks.count(None) != len(marks) or issued_before_mark(principal.claims.get("iat"), values[-1]):
         raise RevokedToken()
 
 

@@ -18,6 +18,7 @@ access and refresh lifetimes, plus the leeway.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from typing import Any
@@ -36,6 +37,7 @@ SUBJECT_REVOKED_PREFIX = b"\x00subject-revoked "
 """Marks a subject revocation on the revocation channel: the message is this prefix + the subject in UTF-8."""
 
 
+@functools.lru_cache(maxsize=4096)
 def mark_key(subject: str) -> str:
     """The store key of ``subject``'s mark (hashed: bounded length, no separator of the key space in it)."""
     return "subject-nbf:" + hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
