@@ -94,15 +94,20 @@ def _seen(raw: bytes | None) -> float | None:
         return None
 
 
-def _lookup(session_id: str) -> FlowGen[tuple[str, SessionRecord | None]]:
-    digest = hash_session_id(session_id)
+def _read(digest: str) -> FlowGen[SessionRecord | None]:
+    """The stored session under ``digest``, or ``None`` when it is gone or unreadable."""
     raw = yield StoreCall("get", (session_key(digest),))
     if raw is None:
-        return digest, None
+        return None
     try:
-        return digest, SessionRecord.from_bytes(raw)
+        return SessionRecord.from_bytes(raw)
     except (ValueError, KeyError, TypeError):
-        return digest, None
+        return None
+
+
+def _lookup(session_id: str) -> FlowGen[tuple[str, SessionRecord | None]]:
+    digest = hash_session_id(session_id)
+    return digest, (yield from _read(digest))
 
 
 def _alive(deps: FlowDeps, digest: str, record: SessionRecord, now: float) -> FlowGen[float]:
@@ -245,13 +250,7 @@ def end_session(
         digest = handle
     else:
         return False
-    raw = yield StoreCall("get", (session_key(digest),))
-    record = None
-    if raw is not None:
-        try:
-            record = SessionRecord.from_bytes(raw)
-        except (ValueError, KeyError, TypeError):
-            record = None
+    record = yield from _read(digest)
     if record is not None:
         yield Note(subject=record.subject)
     return (yield from _end(deps, digest, record, reason, end_login=True))
@@ -263,13 +262,7 @@ def list_sessions(deps: FlowDeps, subject: str) -> FlowGen[list[SessionInfo]]:
     digests = yield StoreCall("smembers", (subject_key(subject),))
     found: list[SessionInfo] = []
     for digest in sorted(digests):
-        raw = yield StoreCall("get", (session_key(digest),))
-        record = None
-        if raw is not None:
-            try:
-                record = SessionRecord.from_bytes(raw)
-            except (ValueError, KeyError, TypeError):
-                record = None
+        record = yield from _read(digest)
         seen = _seen((yield StoreCall("get", (seen_key(digest),)))) if record is not None else None
         if record is None or seen is None or record.subject != subject or deps.now() >= record.expires_at:
             yield StoreCall("srem", (subject_key(subject), digest))
@@ -285,13 +278,7 @@ def end_sessions(deps: FlowDeps, subject: str, reason: str = "revoked") -> FlowG
     digests = yield StoreCall("smembers", (subject_key(subject),))
     ended = 0
     for digest in sorted(digests):
-        raw = yield StoreCall("get", (session_key(digest),))
-        record = None
-        if raw is not None:
-            try:
-                record = SessionRecord.from_bytes(raw)
-            except (ValueError, KeyError, TypeError):
-                record = None
+        record = yield from _read(digest)
         if record is not None and record.subject != subject:
             continue
         if (yield from _end(deps, digest, record, reason, end_login=True)):
