@@ -43,7 +43,7 @@ import random
 import re
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -234,51 +234,61 @@ class WebhookAction(Action):
         self.breaker.succeeded()
         return result
 
-    def _deliver_sync(self, call: Call) -> Any:
+    # -- one delivery: the plan is shared, each driver only does the I/O -------------------------------------------
+
+    def _message(self, call: Call) -> tuple[float | None, bytes, str, dict[str, str]]:
+        """The delivery's deadline (from the handler's ``timeout``), body, message id and trace headers: one of
+        each for every attempt."""
         deadline = None if self.total is None else time.monotonic() + self.total
-        body, msg_id, trace = self._body(call), message_id(), _trace()
+        return deadline, self._body(call), message_id(), _trace()
+
+    def _pauses(self, deadline: float | None) -> Iterator[float | None]:
+        """The pause before each attempt (``None`` before the first); stops when the next pause would reach
+        ``deadline``."""
+        yield None
+        for attempt in range(self.retries):
+            pause = self._delay(attempt)
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                return
+            yield pause
+
+    def _attempt(
+        self, deadline: float | None, msg_id: str, body: bytes, trace: Mapping[str, str]
+    ) -> tuple[float, float, dict[str, str]]:
+        """One attempt's timeout, the monotonic time its answer must be read by, and its freshly signed headers."""
+        timeout = self._per_attempt(deadline)
+        return timeout, time.monotonic() + timeout, self._headers(msg_id, body, trace)
+
+    def _deliver_sync(self, call: Call) -> Any:
+        deadline, body, msg_id, trace = self._message(call)
         last = ""
         with httpx.Client(follow_redirects=False) as client:
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    pause = self._delay(attempt - 1)
-                    if deadline is not None and time.monotonic() + pause >= deadline:
-                        break
+            for pause in self._pauses(deadline):
+                if pause is not None:
                     time.sleep(pause)
                 try:
-                    timeout = self._per_attempt(deadline)
-                    until = time.monotonic() + timeout
-                    headers = self._headers(msg_id, body, trace)
+                    timeout, until, headers = self._attempt(deadline, msg_id, body, trace)
                     with client.stream("POST", self.url, content=body, headers=headers, timeout=timeout) as response:
                         data = bytearray()
                         if self._check(response):
                             for chunk in response.iter_bytes():
                                 self._take(data, chunk, until)
                     result = self._decide(bytes(data)) if self.decision else None
-                except _Retry as exc:
-                    last = str(exc)
-                    continue
-                except httpx.TransportError as exc:
-                    last = type(exc).__name__
+                except (_Retry, httpx.TransportError) as exc:
+                    last = _why(exc)
                     continue
                 return result
         raise self._failed(last)
 
     async def _deliver_async(self, call: Call) -> Any:
-        deadline = None if self.total is None else time.monotonic() + self.total
-        body, msg_id, trace = self._body(call), message_id(), _trace()
+        deadline, body, msg_id, trace = self._message(call)
         last = ""
         async with httpx.AsyncClient(follow_redirects=False) as client:
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    pause = self._delay(attempt - 1)
-                    if deadline is not None and time.monotonic() + pause >= deadline:
-                        break
+            for pause in self._pauses(deadline):
+                if pause is not None:
                     await asyncio.sleep(pause)
                 try:
-                    timeout = self._per_attempt(deadline)
-                    until = time.monotonic() + timeout
-                    headers = self._headers(msg_id, body, trace)
+                    timeout, until, headers = self._attempt(deadline, msg_id, body, trace)
                     stream = client.stream("POST", self.url, content=body, headers=headers, timeout=timeout)
                     async with stream as response:
                         data = bytearray()
@@ -286,14 +296,16 @@ class WebhookAction(Action):
                             async for chunk in response.aiter_bytes():
                                 self._take(data, chunk, until)
                     result = self._decide(bytes(data)) if self.decision else None
-                except _Retry as exc:
-                    last = str(exc)
-                    continue
-                except httpx.TransportError as exc:
-                    last = type(exc).__name__
+                except (_Retry, httpx.TransportError) as exc:
+                    last = _why(exc)
                     continue
                 return result
         raise self._failed(last)
+
+
+def _why(exc: Exception) -> str:
+    """A failed attempt's reason for the final error: a retry's own words, or a transport error's class name."""
+    return str(exc) if isinstance(exc, _Retry) else type(exc).__name__
 
 
 def _trace() -> dict[str, str]:
