@@ -1,6 +1,6 @@
-"""The hostile-request tests of ``test_hostile`` against the WSGI driver, in process and over a real waitress: any
-header, path, body or token → a 4xx or the app's answer, never a 500, never a hang, never an echoed credential;
-and the app behind keeps working."""
+"""Hostile input, generated with hypothesis, against the WSGI driver: any header, path, body or token → a 4xx or the
+app's answer, never a 500, never a hang, never an echoed credential; and the app behind keeps working. The tests
+are :func:`~._hostile.hostile_requests`; this module gives them the app in process and over a real waitress."""
 
 from __future__ import annotations
 
@@ -10,17 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from authhooks import AuthHooks
 from authhooks.middleware import ObservedRoute
 
+from ._hostile import hostile_requests
 from ._support import make_auth
 from ._wsgi import call_wsgi, environ_for, make_wsgi_app
-from .test_hostile import CONTENT_TYPES, HEADER_NAMES, SETTINGS, TARGETS, body, header_value, printable
 
 
 class InProcess:
@@ -52,43 +49,6 @@ def in_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
     harness = InProcess(tmp_path_factory.mktemp("hostile-wsgi"))
     yield harness
     harness.close()
-
-
-@SETTINGS
-@given(
-    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"]),
-    target=st.one_of(st.sampled_from(TARGETS), st.text(max_size=40)),
-    headers=st.lists(st.tuples(st.sampled_from(HEADER_NAMES), header_value), max_size=5),
-    content=body,
-)
-def test_generated_requests_never_500_or_hang(
-    in_process: InProcess, method: str, target: str, headers: list[tuple[bytes, bytes]], content: bytes
-) -> None:
-    status, response = in_process.call(method, target, headers, content)
-    assert status < 500, (status, response)
-    for _, value in headers:
-        if value.startswith(b"Bearer ") and len(value) > 16:
-            assert value[7:] not in response
-
-
-@SETTINGS
-@given(
-    token=st.one_of(
-        st.binary(max_size=200), st.from_regex(rb"[A-Za-z0-9_\-]{1,40}(\.[A-Za-z0-9_\-]{0,60}){2}", fullmatch=True)
-    )
-)
-def test_generated_tokens_are_refused_cleanly(in_process: InProcess, token: bytes) -> None:
-    status, response = in_process.call("GET", "/api/me", [(b"authorization", b"Bearer " + token)], b"")
-    assert status in (400, 401)
-    if len(token) > 8:
-        assert token not in response
-
-
-def test_the_app_still_works_after_the_storm(in_process: InProcess) -> None:
-    status, content = in_process.call(
-        "GET", "/api/me", [(b"authorization", b"Bearer " + in_process.token.encode())], b""
-    )
-    assert status == 200 and b'"identity":"alice"' in content
 
 
 # -- the same over a real server (waitress, in a thread) -------------------------------------------------------------
@@ -125,42 +85,5 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Waitress,
     app.close()
 
 
-@pytest.mark.slow
-@settings(max_examples=60, deadline=None)
-@given(
-    target=st.sampled_from(TARGETS),
-    auth_value=st.one_of(st.none(), printable, st.builds(lambda s: "Bearer " + s, printable)),
-    content_type=st.one_of(st.none(), st.sampled_from([c.decode() for c in CONTENT_TYPES]), printable),
-    content=body,
-    path_suffix=st.text(alphabet="abc/%.2eE0F\x00", max_size=12),
-)
-def test_generated_requests_over_http(
-    server: tuple[Waitress, str],
-    target: str,
-    auth_value: str | None,
-    content_type: str | None,
-    content: bytes,
-    path_suffix: str,
-) -> None:
-    srv, _ = server
-    headers = {}
-    if auth_value is not None:
-        headers["authorization"] = auth_value.strip()
-    if content_type is not None:
-        headers["content-type"] = content_type.strip()
-    url = srv.url + target + path_suffix.replace("\x00", "%00")
-    with httpx.Client(timeout=5) as http:
-        try:
-            raw = [(k.encode(), v.encode("latin-1")) for k, v in headers.items()]
-            r = http.post(url, headers=raw, content=content)
-        except httpx.LocalProtocolError:
-            return  # the client refused to send it (an illegal header): nothing reached the server
-    assert r.status_code < 500
-
-
-@pytest.mark.slow
-def test_server_still_answers_after_the_storm(server: tuple[Waitress, str]) -> None:
-    srv, token = server
-    with httpx.Client(timeout=5) as http:
-        r = http.get(srv.url + "/api/me", headers={"authorization": f"Bearer {token}"})
-    assert r.status_code == 200 and r.json()["identity"] == "alice"
+class TestWsgi(hostile_requests()):
+    """The hostile-request tests against :class:`~authhooks.middleware.wsgi.AuthHooksWSGIMiddleware`."""

@@ -28,6 +28,7 @@ from authhooks import AuthHooks
 from authhooks.clients import hash_client_secret
 from authhooks.middleware.asgi import AuthHooksMiddleware
 from authhooks.middleware.wsgi import PRINCIPAL_KEY, AuthHooksWSGIMiddleware
+from middleware._hostile import call_asgi
 from middleware._wsgi import call_wsgi, environ_for
 from oauth._fake_provider import FakeProvider
 from oauth.conftest import Clock, make_engine
@@ -125,18 +126,6 @@ class Harness:
     async def _asgi(
         self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        sent: list[dict[str, Any]] = []
-        chunks = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            if chunks:
-                return chunks.pop(0)
-            await asyncio.sleep(10)
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(dict(message))
-
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -151,10 +140,7 @@ class Harness:
             "client": ("127.0.0.1", 1234),
             "server": ("app.test", 443),
         }
-        await self.asgi(scope, receive, send)
-        start = next(m for m in sent if m["type"] == "http.response.start")
-        content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        return int(start["status"]), list(start.get("headers", [])), content
+        return await call_asgi(self.asgi, scope, [body])
 
     def close(self) -> None:
         self.pool.shutdown()
