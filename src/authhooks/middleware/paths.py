@@ -3,16 +3,8 @@ r"""Path patterns: which requests need a token, which are public, which scopes a
 HTTP-agnostic (shared by the ASGI and the WSGI driver). Everything is compiled at construction;
 a request costs a scan for control characters and one regular-expression match (two when it has runs of ``/``).
 
-Pattern grammar (compiled by :mod:`authhooks._patterns`, which the handlers' ``path`` condition shares; always
-**anchored** to the whole path, never a substring match):
-
-============== ================================================================================
-``/health``    exactly ``/health``
-``/users/*``   one non-empty segment: ``/users/42``, not ``/users``, not ``/users/42/posts``
-``/files/*.t`` ``*`` inside a segment matches any run of non-``/`` characters
-``/api/**``    ``/api`` itself and anything below it: ``/api/``, ``/api/v1/x``; never ``/apix``
-``/*``         everything (as does ``/**``)
-============== ================================================================================
+Pattern grammar: the table in :mod:`authhooks._patterns`, which compiles the patterns (the handlers' ``path``
+condition shares it); a pattern is always **anchored** to the whole path, never a substring match.
 
 Paths are matched on the *decoded* path the app routes on (ASGI ``scope["path"]`` less its ``root_path`` prefix, as
 Starlette's ``get_route_path``; WSGI ``PATH_INFO``, which the WSGI driver first turns back into UTF-8 text, since
