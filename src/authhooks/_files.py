@@ -1,15 +1,18 @@
-"""Files holding secrets that authhooks creates for itself (the default signing key, the audit key)."""
+"""Files holding secrets that authhooks creates for itself (the default signing key, the audit key, the OAuth
+token key)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from authhooks.errors import ConfigurationError
 
-__all__ = ["create_secret_file"]
+__all__ = ["create_secret_file", "key_file"]
 
 
 def create_secret_file(path: Path, data: bytes) -> bool:
@@ -41,3 +44,22 @@ def create_secret_file(path: Path, data: bytes) -> bool:
     except OSError as exc:
         raise ConfigurationError(f"AUTHHOOKS_STATE_DIR: cannot write {path} ({exc.strerror})") from None
     return True
+
+
+def key_file(path: Path, read: Callable[[Path], bytes]) -> tuple[bytes, bool]:
+    """The symmetric key in ``path``, read (and checked) by ``read``; when the file is missing, a fresh random key
+    of 32 bytes, written as 64 hex characters, is created there by :func:`create_secret_file` (a process that
+    loses the race to create it reads the winner's).
+
+    Returns:
+        The key, and whether this call created the file (the caller then warns, naming the path).
+
+    Raises:
+        ConfigurationError: from ``read``, or the file cannot be written.
+    """
+    if path.exists():
+        return read(path), False
+    text = secrets.token_hex(32).encode("ascii") + b"\n"
+    if not create_secret_file(path, text):
+        return read(path), False
+    return text.strip(), True

@@ -60,7 +60,7 @@ from typing import Any, Final, Literal
 
 from opentelemetry import trace
 
-from authhooks._files import create_secret_file
+from authhooks._files import key_file
 from authhooks._redact import SubjectRecorder
 from authhooks.config import Secret, Settings
 from authhooks.errors import ConfigurationError
@@ -173,19 +173,16 @@ def read_audit_key_file(path: str | os.PathLike[str]) -> bytes:
 
 def _load_or_create_key(state_dir: Path) -> bytes:
     path = state_dir / AUDIT_KEY_FILENAME
-    if path.exists():
-        return read_audit_key_file(path)
-    text = secrets.token_hex(32).encode("ascii") + b"\n"
-    if not create_secret_file(path, text):
-        return read_audit_key_file(path)
-    logger.warning(
-        "authhooks: no audit key configured; generated one at %s (mode 0600). Verify the log with "
-        "`authhooks audit verify FILE --key-file %s`. Whoever can read this key can forge the log: set "
-        "AUTHHOOKS_AUDIT_KEY from a secret store, or keep the file out of the log writers' reach",
-        path,
-        path,
-    )
-    return text.strip()
+    key, created = key_file(path, read_audit_key_file)
+    if created:
+        logger.warning(
+            "authhooks: no audit key configured; generated one at %s (mode 0600). Verify the log with "
+            "`authhooks audit verify FILE --key-file %s`. Whoever can read this key can forge the log: set "
+            "AUTHHOOKS_AUDIT_KEY from a secret store, or keep the file out of the log writers' reach",
+            path,
+            path,
+        )
+    return key
 
 
 def audit_key(settings: Settings, key: bytes | str | Secret | None = None) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from authhooks._files import create_secret_file
+from authhooks._files import key_file
 from authhooks.config import Settings
 from authhooks.errors import ConfigurationError
 
@@ -47,17 +46,14 @@ def _key_material(settings: Settings) -> bytes:
     if settings.oauth_token_key is not None:
         return _checked(bytes(settings.oauth_token_key), "AUTHHOOKS_OAUTH_TOKEN_KEY")
     path = settings.state_dir / KEY_FILENAME
-    if path.exists():
-        return _read(path)
-    text = secrets.token_hex(32).encode("ascii") + b"\n"
-    if not create_secret_file(path, text):
-        return _read(path)
-    logger.warning(
-        "authhooks: no AUTHHOOKS_OAUTH_TOKEN_KEY configured; generated one at %s (mode 0600). Every instance must "
-        "share it to read the provider tokens the others kept",
-        path,
-    )
-    return text.strip()
+    key, created = key_file(path, _read)
+    if created:
+        logger.warning(
+            "authhooks: no AUTHHOOKS_OAUTH_TOKEN_KEY configured; generated one at %s (mode 0600). Every instance "
+            "must share it to read the provider tokens the others kept",
+            path,
+        )
+    return key
 
 
 class TokenBox:
