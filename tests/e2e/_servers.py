@@ -26,6 +26,61 @@ def free_port() -> int:
         return port
 
 
+def child_env(settings: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a server process: this one's without any ``AUTHHOOKS_*`` or ``OTEL_*`` (a server gets
+    only the settings its test gives), ``PYTHONPATH`` at the repository, then ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHHOOKS_", "OTEL_"))}
+    env.update(settings, PYTHONPATH=str(ROOT))
+    return env
+
+
+def serve_oauth_app(port: int, settings: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``examples/oauth_app.py`` under uvicorn on 127.0.0.1:``port`` with ``settings`` (see :func:`child_env`),
+    stderr into ``log``; returned once ``/`` answers 200. If it exits or is not up within 20 s it is killed and
+    :class:`RuntimeError` carries the log's tail."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "examples.oauth_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=child_env(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait(10)
+            raise RuntimeError(log.read_text()[-2000:])
+        time.sleep(0.1)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 class Instance:
     """One uvicorn process serving ``tests.e2e.instance_app:app``."""
 
@@ -37,8 +92,7 @@ class Instance:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 15.0) -> Instance:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHHOOKS_", "OTEL_"))}
-        env.update(self.env, INSTANCE_NAME=self.name, PYTHONPATH=str(ROOT))
+        env = child_env({**self.env, "INSTANCE_NAME": self.name})
         self.proc = subprocess.Popen(
             [
                 sys.executable,

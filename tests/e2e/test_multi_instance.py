@@ -3,7 +3,6 @@ refresh families are shared; and a SQLite-backed process killed with SIGKILL kee
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,28 +11,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from authhooks.stores.factory import open_store
+from _redis import REDIS_URL, require_redis
 
 from ._servers import Instance, KeyHolder
 
 pytestmark = pytest.mark.slow
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = "multi-instance-test-secret-" + "x" * 40
-
-
-def _redis_or_skip() -> None:
-    try:
-        open_store(REDIS_URL).sync.ping()
-    except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at {REDIS_URL} is required under CI: {type(exc).__name__}")
-        pytest.skip(f"no Redis answers at {REDIS_URL} ({type(exc).__name__})")
 
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Instance, Instance]]:
-    _redis_or_skip()
+    require_redis()
     env = {
         "AUTHHOOKS_STORE_URL": REDIS_URL,
         "AUTHHOOKS_STORE_KEY_PREFIX": f"mi-{uuid.uuid4().hex[:8]}:",

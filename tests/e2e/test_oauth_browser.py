@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ._oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, generate_key
-from ._servers import ROOT, free_port
+from ._servers import free_port, serve_oauth_app, stop_process
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -69,52 +65,20 @@ def app_server(tmp_path: Path) -> Iterator[tuple[str, OidcProvider]]:
     providers.write_text(
         f'[provider.idp]\nissuer = "{idp.issuer}"\nclient_id = "{CLIENT_ID}"\nclient_secret_file = "{secret}"\n'
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHHOOKS_", "OTEL_"))}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        AUTHHOOKS_SESSIONS="true",
-        AUTHHOOKS_OAUTH_PROVIDERS_FILE=str(providers),
-        AUTHHOOKS_STATE_DIR=str(tmp_path / "state"),
-        AUTHHOOKS_STORE_URL="memory://",
-        AUTHHOOKS_TELEMETRY="false",
-    )
-    with (tmp_path / "app.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "examples.oauth_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    settings = {
+        "AUTHHOOKS_SESSIONS": "true",
+        "AUTHHOOKS_OAUTH_PROVIDERS_FILE": str(providers),
+        "AUTHHOOKS_STATE_DIR": str(tmp_path / "state"),
+        "AUTHHOOKS_STORE_URL": "memory://",
+        "AUTHHOOKS_TELEMETRY": "false",
+    }
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(app_url, timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "app.log").read_text()[-2000:])
-            time.sleep(0.1)
-        yield app_url, idp
-    finally:
-        proc.terminate()
+        proc = serve_oauth_app(port, settings, tmp_path / "app.log")
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            yield app_url, idp
+        finally:
+            stop_process(proc)
+    finally:
         idp.stop()
 
 

@@ -4,106 +4,50 @@ once (nothing about a session is cached in a process)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import redis
+
+from _redis import REDIS_URL, redis_prefix
 
 from ._oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, generate_key
-from ._servers import ROOT, free_port
-
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def _redis_up() -> bool:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-    return True
-
-
-def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "examples.oauth_app:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-        )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(log.read_text()[-2000:])
-        time.sleep(0.1)
+from ._servers import free_port, serve_oauth_app, stop_process
 
 
 @pytest.fixture
 def two_instances(tmp_path: Path) -> Iterator[tuple[str, str, OidcProvider]]:
-    if not _redis_up():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Redis at REDIS_URL is required under CI")
-        pytest.skip("no Redis answers at REDIS_URL")
-    prefix = f"authhooks-test-oauth:{uuid.uuid4().hex}:"
-    ports = free_port(), free_port()
-    first = f"http://127.0.0.1:{ports[0]}"
-    idp = OidcProvider(
-        tmp_path, [generate_key("rsa", kid="rsa-1", alg="RS256")], redirect_uri=f"{first}/auth/oauth/idp/callback"
-    )
-    idp.start()
-    providers = tmp_path / "providers.toml"
-    providers.write_text(
-        f'[provider.idp]\nissuer = "{idp.issuer}"\nclient_id = "{CLIENT_ID}"\nclient_secret = "{CLIENT_SECRET}"\n'
-        f'redirect_uri = "{idp.redirect_uri}"\n'
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHHOOKS_", "OTEL_"))}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        AUTHHOOKS_SESSIONS="true",
-        AUTHHOOKS_OAUTH_PROVIDERS_FILE=str(providers),
-        AUTHHOOKS_STATE_DIR=str(tmp_path / "state"),
-        AUTHHOOKS_STORE_URL=REDIS_URL,
-        AUTHHOOKS_STORE_KEY_PREFIX=prefix,
-        AUTHHOOKS_TELEMETRY="false",
-    )
-    procs = []
-    try:
-        for i, port in enumerate(ports):
-            procs.append(_serve(port, env, tmp_path / f"app-{i}.log"))
-        yield first, f"http://127.0.0.1:{ports[1]}", idp
-    finally:
-        for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        idp.stop()
-        client = redis.Redis.from_url(REDIS_URL)
+    with redis_prefix("authhooks-test-oauth") as prefix:
+        ports = free_port(), free_port()
+        first = f"http://127.0.0.1:{ports[0]}"
+        idp = OidcProvider(
+            tmp_path, [generate_key("rsa", kid="rsa-1", alg="RS256")], redirect_uri=f"{first}/auth/oauth/idp/callback"
+        )
+        idp.start()
+        providers = tmp_path / "providers.toml"
+        providers.write_text(
+            f'[provider.idp]\nissuer = "{idp.issuer}"\nclient_id = "{CLIENT_ID}"\nclient_secret = "{CLIENT_SECRET}"\n'
+            f'redirect_uri = "{idp.redirect_uri}"\n'
+        )
+        settings = {
+            "AUTHHOOKS_SESSIONS": "true",
+            "AUTHHOOKS_OAUTH_PROVIDERS_FILE": str(providers),
+            "AUTHHOOKS_STATE_DIR": str(tmp_path / "state"),
+            "AUTHHOOKS_STORE_URL": REDIS_URL,
+            "AUTHHOOKS_STORE_KEY_PREFIX": prefix,
+            "AUTHHOOKS_TELEMETRY": "false",
+        }
+        procs = []
         try:
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
+            for i, port in enumerate(ports):
+                procs.append(serve_oauth_app(port, settings, tmp_path / f"app-{i}.log"))
+            yield first, f"http://127.0.0.1:{ports[1]}", idp
         finally:
-            client.close()
+            for proc in procs:
+                stop_process(proc)
+            idp.stop()
 
 
 def _set_cookies(response: httpx.Response) -> dict[str, str]:

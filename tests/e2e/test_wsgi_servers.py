@@ -4,7 +4,6 @@ token revoked through one worker refused by the other."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
@@ -17,13 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from authhooks.stores.factory import open_store
+from _redis import REDIS_URL, require_redis
 
-from ._servers import ROOT, KeyHolder, free_port
+from ._servers import ROOT, KeyHolder, child_env, free_port
 
 pytestmark = pytest.mark.slow
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 APP = "tests.e2e.wsgi_instance_app:create_app"
 
 
@@ -38,10 +36,8 @@ class WSGIServer:
             args = ["-m", "gunicorn", "-w", "2", "-k", "sync", "-b", bind, "--graceful-timeout", "5", f"{APP}()"]
         else:
             args = ["-m", "waitress", f"--listen={bind}", "--threads=4", "--call", APP]
-        full = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHHOOKS_", "OTEL_"))}
-        full.update(env, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [sys.executable, *args], cwd=ROOT, env=child_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
 
     def wait(self, timeout: float = 20.0) -> WSGIServer:
@@ -97,12 +93,7 @@ def run_client(url: str) -> subprocess.CompletedProcess[str]:
 
 
 def _redis_env() -> dict[str, str]:
-    try:
-        open_store(REDIS_URL).sync.ping()
-    except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at {REDIS_URL} is required under CI: {type(exc).__name__}")
-        pytest.skip(f"no Redis answers at {REDIS_URL} ({type(exc).__name__})")
+    require_redis()
     return {"AUTHHOOKS_STORE_URL": REDIS_URL, "AUTHHOOKS_STORE_KEY_PREFIX": f"wsgi-{uuid.uuid4().hex[:8]}:"}
 
 

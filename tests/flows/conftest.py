@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _clock import Clock
 from flows._identity import call, make_auth
 
 Call = Callable[..., Awaitable[Any]]
-
-
-class Clock:
-    """The engine's injected wall clock, which a test can move (``clock.skew`` seconds ahead)."""
-
-    def __init__(self) -> None:
-        self.skew = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.skew
 
 
 @pytest.fixture

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
+from _redis import REDIS_URL
+from _redis import redis_prefix as _redis_prefix
 from authhooks import AuthHooks, Secret
 
 SECRET = Secret(b"handlers-test-secret-0123456789abcdef")
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def make_auth(tmp_path: Path, handlers: Any = None, **overrides: Any) -> AuthHooks:
@@ -24,31 +22,11 @@ def make_auth(tmp_path: Path, handlers: Any = None, **overrides: Any) -> AuthHoo
     return AuthHooks(handlers=handlers, **options)
 
 
-def _redis_or_skip() -> None:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.RedisError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"no Redis at {REDIS_URL}; CI=true requires one")
-        pytest.skip(f"no Redis answers at {REDIS_URL} ({type(exc).__name__})")
-    finally:
-        client.close()
-
-
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
-    """A unique key prefix on the test Redis (db 15), removed afterwards."""
-    _redis_or_skip()
-    unique = f"authhooks-test:{uuid.uuid4().hex}:"
-    yield unique
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{unique}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    """A unique key prefix on the test Redis (db 15), removed afterwards (the rule of tests/_redis.py)."""
+    with _redis_prefix() as prefix:
+        yield prefix
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])

@@ -4,29 +4,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
+import _redis
+from _clock import Clock
 from authhooks import AuthHooks
 from authhooks.oauth import OAuthProvider, OAuthService
 from oauth._fake_provider import ISSUER, FakeProvider
-
-
-class Clock:
-    """The engine's injected wall clock, which a test can move (``clock.skew`` seconds ahead)."""
-
-    def __init__(self) -> None:
-        self.skew = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.skew
 
 
 @pytest.fixture
@@ -36,26 +24,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def redis_prefix() -> Iterator[tuple[str, str]]:
-    """``(REDIS_URL, a unique key prefix)``, the keys removed afterwards; skipped when no Redis answers, except
-    under ``CI=true`` (the policy of tests/stores/test_redis.py)."""
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.RedisError as exc:
-        client.close()
-        reason = f"no Redis answers at REDIS_URL ({type(exc).__name__})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true requires one")
-        pytest.skip(reason)
-    prefix = f"authhooks-test-oauth:{uuid.uuid4().hex}:"
-    try:
-        yield url, prefix
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+    """``(REDIS_URL, a unique key prefix)``, the keys removed afterwards (the rule of tests/_redis.py)."""
+    with _redis.redis_prefix("authhooks-test-oauth") as prefix:
+        yield _redis.REDIS_URL, prefix
 
 
 @pytest.fixture

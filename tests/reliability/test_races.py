@@ -18,12 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from authhooks.stores.factory import open_store
+from _redis import require_redis
 from e2e._servers import Instance, KeyHolder
 
 pytestmark = pytest.mark.slow
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = "race-test-secret-" + "x" * 40
 TRIALS = int(os.environ.get("AUTHHOOKS_TEST_RACE_TRIALS", "150"))
 
@@ -31,13 +30,7 @@ TRIALS = int(os.environ.get("AUTHHOOKS_TEST_RACE_TRIALS", "150"))
 def _store_url(kind: str, tmp_path: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp_path}/state.sqlite3"
-    try:
-        open_store(REDIS_URL).sync.ping()
-    except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at {REDIS_URL} is required under CI: {type(exc).__name__}")
-        pytest.skip(f"no Redis answers at {REDIS_URL} ({type(exc).__name__})")
-    return REDIS_URL
+    return require_redis()
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -7,22 +7,20 @@ prefix, removed afterwards. When no Redis answers they are skipped, except under
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 import redis
 
+from _redis import redis_prefix, require_redis
 from authhooks.config import Settings
 from authhooks.errors import ConfigurationError, StoreError, StoreUnavailableError
 from authhooks.stores import check_store, open_store
-from authhooks.stores._url import mask_url
 from authhooks.stores.redis import RedisStore
 
 from .contract import *  # noqa: F403
@@ -34,31 +32,13 @@ MARGIN = 0.5
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.RedisError as exc:
-        reason = f"no Redis answers at REDIS_URL={mask_url(url)} ({type(exc).__name__})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true requires one")
-        pytest.skip(reason)
-    finally:
-        client.close()
-    return url
+    return require_redis()
 
 
 @pytest.fixture
 def prefix(redis_url: str) -> Iterator[str]:
-    unique = f"authhooks-test:{uuid.uuid4().hex}:"
-    yield unique
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{unique}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    with redis_prefix() as unique:
+        yield unique
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the store (two ``AuthHooks`` on Redis)."""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import httpx
 import pytest
 from tokenkit import make_key
 
+from _redis import REDIS_URL, redis_prefix
 from authhooks import AuthHooks
 from authhooks.errors import UnknownKey
 from authhooks.records import Principal
@@ -22,7 +22,6 @@ from authhooks.tokens import Key, ValidatedTokenCache
 from authhooks.tokens.service import KEY_EVICTION_PREFIX, REVOCATION_CHANNEL
 
 JWKS_URL = "https://idp.example/keys"
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 class Idp:
@@ -119,21 +118,9 @@ def test_replacing_local_keys_evicts_the_withdrawn_keys_tokens(tmp_path: Path) -
 
 @pytest.fixture
 def redis_store_url() -> Iterator[str]:
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.RedisError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"no Redis at REDIS_URL ({type(exc).__name__}); CI=true requires one")
-        pytest.skip(f"no Redis at REDIS_URL ({type(exc).__name__})")
-    prefix = f"authhooks-test:{uuid.uuid4().hex}:"
-    joiner = "&" if "?" in REDIS_URL else "?"
-    yield f"{REDIS_URL}{joiner}prefix={prefix}"
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with redis_prefix() as prefix:
+        joiner = "&" if "?" in REDIS_URL else "?"
+        yield f"{REDIS_URL}{joiner}prefix={prefix}"
 
 
 def test_a_rotation_seen_by_one_instance_evicts_in_every_instance(tmp_path: Path, redis_store_url: str) -> None:
