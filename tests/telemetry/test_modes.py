@@ -3,18 +3,17 @@ flow's own span; and the same over a real OTLP/HTTP export to a local receiver."
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
 )
 from opentelemetry.trace import SpanKind, StatusCode
 
+from _otlp import otlp_collector
 from authhooks.config import Settings
 from authhooks.events import Decision, Flow, Outcome
 from authhooks.exporters.memory import InMemoryTelemetry
@@ -98,33 +97,10 @@ def test_a_hook_failing_closed_under_a_server_span_is_a_fault_there(telemetry: I
 # -- over OTLP/HTTP ------------------------------------------------------------------------------------------
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.path == "/v1/traces":
-            request = ExportTraceServiceRequest()
-            request.ParseFromString(body)
-            self.server.requests.append(request)  # type: ignore[attr-defined]
-        payload = ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def collector() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    server.requests = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with otlp_collector() as server:
+        yield server
 
 
 def _value(v: Any) -> Any:
