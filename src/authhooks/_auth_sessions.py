@@ -30,11 +30,18 @@ class SessionFlows(Engine):
     """Sign-in with OpenID providers and browser sessions, async."""
 
     async def oauth_authorize(
-        self, provider: str, *, redirect_uri: str, return_to: str = "/", request: RequestInfo | None = None
+        self,
+        provider: str,
+        *,
+        redirect_uri: str,
+        return_to: str = "/",
+        binding: str | None = None,
+        request: RequestInfo | None = None,
     ) -> Authorization:
         """Start a sign-in with ``provider``: the URL to send the browser to, its ``state`` and browser binding
-        (:mod:`authhooks.flows.oauth_authorize`)."""
-        return await self.run_flow(oauth_authorize(self.deps, self.oauth, provider, redirect_uri, return_to), request)
+        (``binding``, the one the browser holds, is reused when well-formed: :mod:`authhooks.flows.oauth_authorize`)."""
+        call = oauth_authorize(self.deps, self.oauth, provider, redirect_uri, return_to, binding)
+        return await self.run_flow(call, request)
 
     async def oauth_callback(
         self,

@@ -211,11 +211,18 @@ class SyncAuthHooks:
             return {"active": False}
 
     def oauth_authorize(
-        self, provider: str, *, redirect_uri: str, return_to: str = "/", request: RequestInfo | None = None
+        self,
+        provider: str,
+        *,
+        redirect_uri: str,
+        return_to: str = "/",
+        binding: str | None = None,
+        request: RequestInfo | None = None,
     ) -> Authorization:
         """Blocking :meth:`AuthHooks.oauth_authorize`."""
         auth = self._auth
-        return auth.run_flow_sync(oauth_authorize(auth.deps, auth.oauth, provider, redirect_uri, return_to), request)
+        call = oauth_authorize(auth.deps, auth.oauth, provider, redirect_uri, return_to, binding)
+        return auth.run_flow_sync(call, request)
 
     def oauth_callback(
         self,

@@ -142,6 +142,26 @@ async def test_provider_down_is_a_502_page(client: Any, fake: FakeProvider) -> N
     assert start.status_code == 502 and "provider_unavailable" in start.text
 
 
+async def test_two_sign_ins_started_in_two_tabs_both_stay_bound_to_the_browser(client: Any, fake: FakeProvider) -> None:
+    """The second start reuses the browser's binding instead of replacing it, so the first tab's callback is
+    still this browser's (it failed with state_mismatch when every start set a new binding)."""
+    first = await client.get("/auth/oauth/fake/start")
+    second = await client.get("/auth/oauth/fake/start")
+    assert first.status_code == second.status_code == 302
+    params = fake.consent(first.headers["location"])  # the user finishes in the first tab
+    done = await client.get(f"/auth/oauth/fake/callback?{urlencode(params)}")
+    assert done.status_code == 303, done.text
+    assert (await client.get("/me")).status_code == 200
+
+
+async def test_a_forged_binding_cookie_is_replaced_not_reused(client: Any, fake: FakeProvider) -> None:
+    client.cookies.set("__Host-authhooks_oauth", "attacker-chosen", domain="app.test", path="/")
+    start = await client.get("/auth/oauth/fake/start")
+    assert "attacker-chosen" not in start.headers["set-cookie"]
+    params = fake.consent(start.headers["location"])
+    assert (await client.get(f"/auth/oauth/fake/callback?{urlencode(params)}")).status_code == 303
+
+
 async def test_a_callback_without_the_binding_cookie_is_refused(client: Any, fake: FakeProvider) -> None:
     start = await client.get("/auth/oauth/fake/start")
     params = fake.consent(start.headers["location"])

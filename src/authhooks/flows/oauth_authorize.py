@@ -13,6 +13,7 @@ Stages (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1):
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ PROTOCOL_PARAMS = frozenset(
     }
 )
 """Parameters the flow sets itself; ``params`` may not name them."""
+
+
+_BINDING = re.compile(r"[A-Za-z0-9_-]{43}")
+"""A browser binding as this flow makes them (``secrets.token_urlsafe(32)``): anything else is replaced."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -109,7 +114,12 @@ def _scopes(value: object) -> tuple[str, ...]:
 
 @flow(Flow.OAUTH_AUTHORIZE)
 def oauth_authorize(
-    deps: FlowDeps, oauth: OAuthService, provider: str, redirect_uri: str, return_to: str = "/"
+    deps: FlowDeps,
+    oauth: OAuthService,
+    provider: str,
+    redirect_uri: str,
+    return_to: str = "/",
+    binding: str | None = None,
 ) -> FlowGen[Authorization]:
     """Start a sign-in with ``provider``; see the module docstring.
 
@@ -119,6 +129,8 @@ def oauth_authorize(
         provider: the provider's name.
         redirect_uri: the callback URL derived from the request (the provider's configured one wins).
         return_to: where to land after the login (anything but a local path becomes ``/``).
+        binding: the browser binding the browser already holds (its cookie), reused when well-formed so that two
+            sign-ins started in two tabs of one browser both stay bound to it; otherwise a new one is made.
 
     Raises:
         ExternalLoginFailed: (``provider_unknown``) no such provider.
@@ -137,7 +149,8 @@ def oauth_authorize(
     scopes, params = _scopes(values["scopes"]), _params(values["params"])
     metadata: ProviderMetadata = yield Call(client.metadata_sync, client.metadata)
     now = deps.now()
-    binding = secrets.token_urlsafe(32)
+    if binding is None or not _BINDING.fullmatch(binding):
+        binding = secrets.token_urlsafe(32)
     pending = PendingLogin.new(
         provider, config.redirect_uri or redirect_uri, safe_return_to(values["return_to"]), now, binding
     )

@@ -235,6 +235,7 @@ class SessionWeb:
             provider,
             redirect_uri=redirect_uri,
             return_to=params.get("return_to", "/"),
+            binding=cookies(req.headers).get(self.binding_cookie),  # a second tab keeps the first's binding
             request=req.info,
         )
         binding = session_cookie(self.binding_cookie, started.binding, self.pending_ttl, insecure=self.insecure)
