@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,13 +33,30 @@ SPEC = {
     ]
 }
 
-CHILD = """
+CHILD_ENGINE = """
 import json, sys
-from authhooks import AuthHooks, Deny
+from authhooks import AuthHooks
 from authhooks.errors import AuthError
 auth = AuthHooks(secret="s" * 64, store_url=sys.argv[1], store_key_prefix=sys.argv[2], state_dir=sys.argv[3],
                  telemetry=False, handlers=json.loads(sys.argv[4]))
 auth.add_hook("login.provide", lambda subject, credentials: False, inline=True, name="refuse")
+"""
+
+
+def run_child(script: str, tmp_path: Path, redis_prefix: str, spec: dict[str, Any]) -> None:
+    """Run ``script`` in another Python process, after :data:`CHILD_ENGINE` (an engine on the same Redis prefix with
+    ``spec`` as its handlers, and a password check refusing everyone); it must exit 0 having printed ``done``."""
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD_ENGINE + script, REDIS_URL, redis_prefix, str(tmp_path), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert child.returncode == 0 and child.stdout.strip() == "done", child.stderr
+
+
+CHILD = """
 auth.sync.generate_challenge("shared")
 auth.sync.generate_challenge("shared")
 for _ in range(2):
@@ -52,14 +70,7 @@ print("done")
 
 
 def test_rate_limit_and_lockout_hold_across_processes(tmp_path: Path, redis_prefix: str) -> None:
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, REDIS_URL, redis_prefix, str(tmp_path), json.dumps(SPEC)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert child.returncode == 0 and child.stdout.strip() == "done", child.stderr
+    run_child(CHILD, tmp_path, redis_prefix, SPEC)
     auth = make_auth(tmp_path, SPEC, store_url=REDIS_URL, store_key_prefix=redis_prefix)
     auth.sync.generate_challenge("shared")  # the third of the window
     with pytest.raises(Deny) as refused:
@@ -75,12 +86,6 @@ def test_rate_limit_and_lockout_hold_across_processes(tmp_path: Path, redis_pref
 REVOKE = {"handler": [{"name": "end-logins", "event": "login.failed", "action": "revoke_tokens"}]}
 
 REVOKING_CHILD = """
-import json, sys
-from authhooks import AuthHooks
-from authhooks.errors import AuthError
-auth = AuthHooks(secret="s" * 64, store_url=sys.argv[1], store_key_prefix=sys.argv[2], state_dir=sys.argv[3],
-                 telemetry=False, handlers=json.loads(sys.argv[4]))
-auth.add_hook("login.provide", lambda subject, credentials: False, inline=True, name="refuse")
 try:
     auth.sync.login("henry", {"password": "wrong"}, scheme="password")
 except AuthError:
@@ -99,14 +104,7 @@ def test_revoke_tokens_in_one_process_ends_the_logins_in_another(tmp_path: Path,
         for token in (pair.access_token, other.access_token):
             auth.sync.validate_token(token)
             assert auth.tokens.cache.get(token) is not None  # cached: the feed is live
-        child = subprocess.run(
-            [sys.executable, "-c", REVOKING_CHILD, REDIS_URL, redis_prefix, str(tmp_path), json.dumps(REVOKE)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert child.returncode == 0 and child.stdout.strip() == "done", child.stderr
+        run_child(REVOKING_CHILD, tmp_path, redis_prefix, REVOKE)
         assert auth.tokens.wait_for_subjects(1, 10), "the child's revocation never reached this process"
         assert auth.tokens.cache.get(pair.access_token) is None
         with pytest.raises(RevokedToken):

@@ -45,31 +45,24 @@ values: st.SearchStrategy[Any] = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
+
+
+def table(keys: list[str], max_size: int) -> st.SearchStrategy[Any]:
+    """A TOML table of up to ``max_size`` of the known ``keys``, each with any value; or any value instead."""
+    return st.one_of(st.dictionaries(st.sampled_from(keys), values, max_size=max_size), values)
+
+
 handler = st.fixed_dictionaries(
     {},
     optional={
         "name": st.one_of(st.text(max_size=10), values),
         "event": st.one_of(st.sampled_from(sorted(CATALOGUE)), values),
         "action": st.one_of(st.sampled_from(ACTIONS), values),
-        "options": st.one_of(
-            st.dictionaries(
-                st.sampled_from(
-                    ["limit", "window", "key", "status", "url", "template", "claims", "failures", "duration"]
-                ),
-                values,
-                max_size=4,
-            ),
-            values,
+        "options": table(
+            ["limit", "window", "key", "status", "url", "template", "claims", "failures", "duration"], max_size=4
         ),
-        "conditions": st.one_of(
-            st.dictionaries(
-                st.sampled_from(
-                    ["outcome", "reason", "path", "client_ip", "claims", "failures", "scopes", "token", "subject"]
-                ),
-                values,
-                max_size=3,
-            ),
-            values,
+        "conditions": table(
+            ["outcome", "reason", "path", "client_ip", "claims", "failures", "scopes", "token", "subject"], max_size=3
         ),
         **{k: values for k in KEYS if k not in ("name", "event", "action", "options", "conditions")},
     },
