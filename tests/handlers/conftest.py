@@ -12,6 +12,8 @@ from _redis import REDIS_URL
 from _redis import redis_prefix as _redis_prefix
 from authhooks import AuthHooks, Secret
 
+from .receiver import Receiver
+
 SECRET = Secret(b"handlers-test-secret-0123456789abcdef")
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -27,6 +29,15 @@ def redis_prefix() -> Iterator[str]:
     """A unique key prefix on the test Redis (db 15), removed afterwards (the rule of tests/_redis.py)."""
     with _redis_prefix() as prefix:
         yield prefix
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A running webhook :class:`~handlers.receiver.Receiver` checking ``WEBHOOK_SECRET``; its URL as ``.url``."""
+    r = Receiver(WEBHOOK_SECRET)
+    r.url = r.start()  # type: ignore[attr-defined]
+    yield r
+    r.stop()
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])

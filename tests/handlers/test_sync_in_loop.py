@@ -5,7 +5,7 @@ them which driver called (not whether a loop happens to run in the thread)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +15,6 @@ from authhooks import Deny
 
 from .conftest import WEBHOOK_SECRET, make_auth
 from .receiver import Receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver(WEBHOOK_SECRET)
-    r.url = r.start()  # type: ignore[attr-defined]
-    yield r
-    r.stop()
 
 
 def _spec(receiver: Receiver) -> dict[str, Any]:

@@ -5,7 +5,6 @@ circuit breaker (open, half-open, closed) and its metric, decision answers that 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,6 @@ from authhooks.errors import HookFailed
 
 from .conftest import WEBHOOK_SECRET, make_auth
 from .receiver import Answer, Receiver, json_body
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver(WEBHOOK_SECRET)
-    r.url = r.start()  # type: ignore[attr-defined]
-    yield r
-    r.stop()
 
 
 @pytest.fixture(autouse=True)
