@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -144,6 +145,19 @@ class Instance:
     def _close(self) -> None:
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
+
+
+@contextmanager
+def two_instances(env: Mapping[str, str]) -> Iterator[tuple[Instance, Instance]]:
+    """Instances ``a`` and ``b`` with the same settings ``env``, both started; both stopped on exit."""
+    a, b = Instance("a", env), Instance("b", env)
+    try:
+        a.start()
+        b.start()
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
 
 
 def b64url(data: bytes) -> str:

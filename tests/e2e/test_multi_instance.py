@@ -4,16 +4,15 @@ refresh families are shared; and a SQLite-backed process killed with SIGKILL kee
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from _redis import REDIS_URL, require_redis
+from _redis import REDIS_URL, redis_prefix
 
-from ._servers import Instance, KeyHolder
+from ._servers import Instance, KeyHolder, two_instances
 
 pytestmark = pytest.mark.slow
 
@@ -22,23 +21,17 @@ SECRET = "multi-instance-test-secret-" + "x" * 40
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Instance, Instance]]:
-    require_redis()
-    env = {
-        "AUTHHOOKS_STORE_URL": REDIS_URL,
-        "AUTHHOOKS_STORE_KEY_PREFIX": f"mi-{uuid.uuid4().hex[:8]}:",
-        "AUTHHOOKS_SECRET": SECRET,
-        "AUTHHOOKS_STATE_DIR": str(tmp_path),
-        "AUTHHOOKS_TELEMETRY": "false",
-        "INSTANCE_CHALLENGE_LIMIT": "4",
-    }
-    a, b = Instance("a", env), Instance("b", env)
-    try:
-        a.start()
-        b.start()
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
+    with redis_prefix("authhooks-test-mi") as prefix:
+        env = {
+            "AUTHHOOKS_STORE_URL": REDIS_URL,
+            "AUTHHOOKS_STORE_KEY_PREFIX": prefix,
+            "AUTHHOOKS_SECRET": SECRET,
+            "AUTHHOOKS_STATE_DIR": str(tmp_path),
+            "AUTHHOOKS_TELEMETRY": "false",
+            "INSTANCE_CHALLENGE_LIMIT": "4",
+        }
+        with two_instances(env) as pair:
+            yield pair
 
 
 def test_challenge_issued_by_one_is_consumed_by_the_other_exactly_once(pair: tuple[Instance, Instance]) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 import uuid
@@ -31,12 +30,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from _redis import require_redis
 from authhooks import AuthHooks
 from authhooks.middleware import AuthHooksMiddleware
-from authhooks.stores.factory import open_store
 
 from ._oidc_provider import AUDIENCE, CLIENT_ID, OidcProvider, SigningKey, b64url, generate_key, unverified
-from ._servers import Instance
+from ._servers import Instance, two_instances
 
 pytestmark = pytest.mark.slow
 
@@ -375,13 +374,7 @@ def _until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
 def test_withdrawn_key_evicted_in_every_instance(own_provider: OidcProvider, tmp_path: Path) -> None:
     """Two uvicorn processes sharing Redis: the one that sees a key leave the issuer's set evicts that key's cached
     tokens, and so does the other, told through the store's publish/subscribe (issue 13 item 2)."""
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        open_store(redis_url).sync.ping()
-    except Exception as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis at {redis_url} is required under CI: {type(exc).__name__}")
-        pytest.skip(f"no Redis answers at {redis_url} ({type(exc).__name__})")
+    redis_url = require_redis()
     own_provider.start()
     old = own_provider.access_token("RS256")
     env = {
@@ -393,27 +386,20 @@ def test_withdrawn_key_evicted_in_every_instance(own_provider: OidcProvider, tmp
         "AUTHHOOKS_TELEMETRY": "false",
         "AUTHHOOKS_JWKS_REFETCH_COOLDOWN_SECONDS": "0",
     }
-    a, b = Instance("a", env), Instance("b", env)
-    try:
-        a.start()
-        b.start()
-        with httpx.Client(timeout=10) as client:
+    with two_instances(env) as (a, b), httpx.Client(timeout=10) as client:
 
-            def status(instance: Instance, token: str) -> int:
-                headers = {"Authorization": f"Bearer {token}"}
-                return client.get(f"{instance.url}/me", headers=headers).status_code
+        def status(instance: Instance, token: str) -> int:
+            headers = {"Authorization": f"Bearer {token}"}
+            return client.get(f"{instance.url}/me", headers=headers).status_code
 
-            for instance in (a, b):
-                assert status(instance, old) == 200
-                assert status(instance, old) == 200  # cached
-            own_provider.rotate([generate_key("rsa", "rsa-new"), *own_provider.keys[1:]])
-            new = own_provider.access_token("RS256", "rsa-new")
-            # a's refetch (started by the unknown kid) lands in the background; b is only told
-            assert _until(lambda: status(a, new) == 200)
-            assert status(a, old) == 401
-            assert _until(lambda: status(b, old) == 401)
-            assert status(b, new) in (200, 401)  # b fetches the new key set on its own
-            assert _until(lambda: status(b, new) == 200)
-    finally:
-        a.stop()
-        b.stop()
+        for instance in (a, b):
+            assert status(instance, old) == 200
+            assert status(instance, old) == 200  # cached
+        own_provider.rotate([generate_key("rsa", "rsa-new"), *own_provider.keys[1:]])
+        new = own_provider.access_token("RS256", "rsa-new")
+        # a's refetch (started by the unknown kid) lands in the background; b is only told
+        assert _until(lambda: status(a, new) == 200)
+        assert status(a, old) == 401
+        assert _until(lambda: status(b, old) == 401)
+        assert status(b, new) in (200, 401)  # b fetches the new key set on its own
+        assert _until(lambda: status(b, new) == 200)

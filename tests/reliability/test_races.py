@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from _redis import require_redis
-from e2e._servers import Instance, KeyHolder
+from e2e._servers import Instance, KeyHolder, two_instances
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +42,8 @@ def instances(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[
         "AUTHHOOKS_STATE_DIR": str(tmp_path),
         "AUTHHOOKS_TELEMETRY": "false",
     }
-    a, b = Instance("a", env), Instance("b", env)
-    try:
-        a.start()
-        b.start()
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
+    with two_instances(env) as pair:
+        yield pair
 
 
 def _at_once(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
