@@ -28,7 +28,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from html import unescape
@@ -42,7 +41,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from ._servers import ROOT, free_port
+from ._servers import ROOT, free_port, wait_until_answering
 
 OIDC_DIR = ROOT / "tests" / "e2e" / "oidc"
 SERVER = OIDC_DIR / "server.js"
@@ -192,15 +191,10 @@ class OidcProvider:
             self.proc = subprocess.Popen(
                 [node, str(SERVER), str(self.port)], cwd=OIDC_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"oidc-provider exited ({self.proc.returncode}): {self.log()[-2000:]}")
-            try:
-                if httpx.get(self.discovery_url, timeout=1.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
+        if wait_until_answering(self.proc, self.discovery_url, timeout, status=200):
+            return self
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"oidc-provider exited ({self.proc.returncode}): {self.log()[-2000:]}")
         self.stop()
         raise RuntimeError(f"oidc-provider did not answer in {timeout}s: {self.log()[-2000:]}")
 

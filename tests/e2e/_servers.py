@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,6 +26,24 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def wait_until_answering(proc: subprocess.Popen[Any], url: str, timeout: float, *, status: int | None = None) -> bool:
+    """Poll ``url`` until it answers at all (or with ``status``, if given): True. False as soon as ``proc`` has exited,
+    or once ``timeout`` seconds have passed; the caller says which in its error (``proc.poll()``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            answer = httpx.get(url, timeout=1.0)
+        except httpx.HTTPError:
+            pass
+        else:
+            if status is None or answer.status_code == status:
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def child_env(settings: Mapping[str, str]) -> dict[str, str]:
@@ -58,18 +77,11 @@ def serve_oauth_app(port: int, settings: Mapping[str, str], log: Path) -> subpro
             stdout=subprocess.DEVNULL,
             stderr=out,
         )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait(10)
-            raise RuntimeError(log.read_text()[-2000:])
-        time.sleep(0.1)
+    if wait_until_answering(proc, f"http://127.0.0.1:{port}/", 20, status=200):
+        return proc
+    proc.kill()
+    proc.wait(10)
+    raise RuntimeError(log.read_text()[-2000:])
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
@@ -112,16 +124,11 @@ class Instance:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"instance {self.name} exited: {err[-2000:]}")
-            try:
-                httpx.get(f"{self.url}/auth/jwks.json", timeout=0.5)
-                return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        if wait_until_answering(self.proc, f"{self.url}/auth/jwks.json", timeout):
+            return self
+        if self.proc.poll() is not None:
+            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            raise RuntimeError(f"instance {self.name} exited: {err[-2000:]}")
         self.stop()
         raise RuntimeError(f"instance {self.name} did not start in {timeout}s")
 

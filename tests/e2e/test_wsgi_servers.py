@@ -18,7 +18,7 @@ import pytest
 
 from _redis import REDIS_URL, require_redis
 
-from ._servers import ROOT, KeyHolder, child_env, free_port
+from ._servers import ROOT, KeyHolder, child_env, free_port, wait_until_answering
 
 pytestmark = pytest.mark.slow
 
@@ -41,15 +41,10 @@ class WSGIServer:
         )
 
     def wait(self, timeout: float = 20.0) -> WSGIServer:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(self.stderr())
-            try:
-                httpx.get(f"{self.url}/auth/jwks.json", timeout=0.5)
-                return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        if wait_until_answering(self.proc, f"{self.url}/auth/jwks.json", timeout):
+            return self
+        if self.proc.poll() is not None:
+            raise RuntimeError(self.stderr())
         raise RuntimeError(f"the server did not start in {timeout}s: {self.stderr()}")
 
     def stderr(self) -> str:
