@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
@@ -157,7 +156,7 @@ def test_flask_example_serves_a_whole_session(tmp_path: Path) -> None:
 
 def _serve_and_run_client(command: list[str], env_extra: dict[str, str], tmp_path: Path) -> str:
     """Start ``command`` (its ``{port}`` filled in) from the repository root, run ``client.py`` against it."""
-    from tests.e2e._servers import free_port
+    from tests.e2e._servers import free_port, wait_until_answering
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHHOOKS_", "OTEL_"))}
@@ -171,15 +170,9 @@ def _serve_and_run_client(command: list[str], env_extra: dict[str, str], tmp_pat
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        if not wait_until_answering(server, f"http://127.0.0.1:{port}/public", 30):
             assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/public", timeout=0.5)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "the example server did not start"
-                time.sleep(0.1)
+            raise AssertionError("the example server did not start")
         result = run_client(f"http://127.0.0.1:{port}")
     finally:
         server.terminate()
