@@ -41,7 +41,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from ._servers import ROOT, free_port, wait_until_answering
+from ._servers import ROOT, free_port, stop_process, wait_until_answering
 
 OIDC_DIR = ROOT / "tests" / "e2e" / "oidc"
 SERVER = OIDC_DIR / "server.js"
@@ -201,14 +201,8 @@ class OidcProvider:
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL): the IdP is down, its port closed."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        if proc is not None:
+            stop_process(proc)
 
     def __enter__(self) -> OidcProvider:
         return self.start()

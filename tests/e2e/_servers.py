@@ -84,11 +84,13 @@ def serve_oauth_app(port: int, settings: Mapping[str, str], log: Path) -> subpro
     raise RuntimeError(log.read_text()[-2000:])
 
 
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``grace`` seconds; nothing if it has already exited."""
+    if proc.poll() is not None:
+        return
     proc.terminate()
     try:
-        proc.wait(10)
+        proc.wait(grace)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
@@ -140,13 +142,8 @@ class Instance:
         self._close()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        if self.proc is not None:
+            stop_process(self.proc)
         self._close()
 
     def _close(self) -> None:

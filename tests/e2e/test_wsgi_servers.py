@@ -18,7 +18,7 @@ import pytest
 
 from _redis import REDIS_URL, require_redis
 
-from ._servers import ROOT, KeyHolder, child_env, free_port, wait_until_answering
+from ._servers import ROOT, KeyHolder, child_env, free_port, stop_process, wait_until_answering
 
 pytestmark = pytest.mark.slow
 
@@ -54,13 +54,7 @@ class WSGIServer:
 
     def stop(self) -> str:
         """Stop gracefully (SIGTERM) and return what the server wrote to stderr."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, grace=20)
         stream = self.proc.stderr
         if stream is None or stream.closed:
             return ""
