@@ -40,14 +40,33 @@ from authhooks.errors import AuthError
 auth = AuthHooks(secret="s" * 64, store_url=sys.argv[1], store_key_prefix=sys.argv[2], state_dir=sys.argv[3],
                  telemetry=False, handlers=json.loads(sys.argv[4]))
 auth.add_hook("login.provide", lambda subject, credentials: False, inline=True, name="refuse")
+
+def fail_login(subject):
+    try:
+        auth.sync.login(subject, {"password": "wrong"}, scheme="password")
+    except AuthError:
+        pass
+"""
+CHILD_END = """
+auth.close()
+print("done")
 """
 
 
 def run_child(script: str, tmp_path: Path, redis_prefix: str, spec: dict[str, Any]) -> None:
     """Run ``script`` in another Python process, after :data:`CHILD_ENGINE` (an engine on the same Redis prefix with
-    ``spec`` as its handlers, and a password check refusing everyone); it must exit 0 having printed ``done``."""
+    ``spec`` as its handlers, a password check refusing everyone, and ``fail_login(subject)``); then the engine is
+    closed, and the child must exit 0 having printed ``done``."""
     child = subprocess.run(
-        [sys.executable, "-c", CHILD_ENGINE + script, REDIS_URL, redis_prefix, str(tmp_path), json.dumps(spec)],
+        [
+            sys.executable,
+            "-c",
+            CHILD_ENGINE + script + CHILD_END,
+            REDIS_URL,
+            redis_prefix,
+            str(tmp_path),
+            json.dumps(spec),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -59,13 +78,8 @@ def run_child(script: str, tmp_path: Path, redis_prefix: str, spec: dict[str, An
 CHILD = """
 auth.sync.generate_challenge("shared")
 auth.sync.generate_challenge("shared")
-for _ in range(2):
-    try:
-        auth.sync.login("victim", {"password": "wrong"}, scheme="password")
-    except AuthError:
-        pass
-auth.close()
-print("done")
+fail_login("victim")
+fail_login("victim")
 """
 
 
@@ -86,12 +100,7 @@ def test_rate_limit_and_lockout_hold_across_processes(tmp_path: Path, redis_pref
 REVOKE = {"handler": [{"name": "end-logins", "event": "login.failed", "action": "revoke_tokens"}]}
 
 REVOKING_CHILD = """
-try:
-    auth.sync.login("henry", {"password": "wrong"}, scheme="password")
-except AuthError:
-    pass
-auth.close()
-print("done")
+fail_login("henry")
 """
 
 
