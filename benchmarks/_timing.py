@@ -17,6 +17,7 @@ Targets are printed one per line as ``target <name> = <figure> (<op> <bound>) me
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import platform
@@ -39,6 +40,28 @@ __all__ = [
     "rotated",
     "rounds",
 ]
+
+
+def request_options(doc: str | None) -> argparse.ArgumentParser:
+    """A parser with the options of the request benchmarks: ``--quick`` (a smoke run), ``--number`` (requests per
+    case per round) and ``--rounds``; its description is ``doc``'s first line."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help="few requests and rounds (a smoke run)")
+    parser.add_argument("--number", type=int, default=None, help="requests per case per round")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds")
+    return parser
+
+
+def sizes(args: argparse.Namespace, number: int, rounds: int = 11, quick: int = 50) -> tuple[int, int]:
+    """Requests per case per round and rounds: the options of :func:`request_options` when given, else ``number``
+    and ``rounds`` (``quick`` and 3 with ``--quick``)."""
+    return args.number or (quick if args.quick else number), args.rounds or (3 if args.quick else rounds)
+
+
+def repeat(token: str) -> Iterator[str]:
+    """``token`` forever (the ``cached`` regime: one token for every request)."""
+    while True:
+        yield token
 
 
 @contextmanager

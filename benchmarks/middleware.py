@@ -32,7 +32,6 @@ issue 15: first ≤ 0.5 for HS256 and RS256, ≤ 0.85 for ES256 and EdDSA; cache
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import statistics
@@ -57,7 +56,17 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import Targets, median_ratio, print_footer, print_header, print_table, rotated
+from _timing import (
+    Targets,
+    median_ratio,
+    print_footer,
+    print_header,
+    print_table,
+    repeat,
+    request_options,
+    rotated,
+    sizes,
+)
 from authhooks import AuthHooks
 from authhooks.middleware import AuthHooksMiddleware
 
@@ -251,11 +260,6 @@ async def run_requests(app: ASGIApp, tokens: Iterator[str], n: int, *, keep_scop
     return elapsed / n
 
 
-def repeat(token: str) -> Iterator[str]:
-    while True:
-        yield token
-
-
 # -- the run ----------------------------------------------------------------------------------------------------
 
 
@@ -308,17 +312,13 @@ async def bench_algorithm(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="few requests and rounds (a smoke run)")
-    parser.add_argument("--number", type=int, default=None, help="requests per case per round")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds")
+    parser = request_options(__doc__)
     parser.add_argument("--alg", action="append", choices=ALGORITHMS, help="only these algorithms")
     parser.add_argument(
         "--keep-scopes", action="store_true", help="keep every scope alive until the round ends (no server does)"
     )
     args = parser.parse_args(argv)
-    number = args.number or (50 if args.quick else 1000)
-    rounds = args.rounds or (3 if args.quick else 11)
+    number, rounds = sizes(args, 1000)
     algorithms = tuple(args.alg) if args.alg else ALGORITHMS
 
     print_header("protected request: authhooks vs Starlette AuthenticationMiddleware + PyJWT, in-process ASGI")

@@ -26,7 +26,6 @@ median of per-round ratios. Targets (product.md §8, issue 15): under a server s
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import statistics
@@ -48,7 +47,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from _timing import Targets, arounds, print_footer, print_header
+from _timing import Targets, arounds, print_footer, print_header, request_options, sizes
 from authhooks import AuthHooks, Principal, Secret
 from authhooks.middleware import AuthHooksMiddleware
 from authhooks.telemetry.tracing import TelemetryObserver
@@ -215,13 +214,9 @@ async def main(number: int, rounds: int) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="few requests and rounds (a smoke run)")
-    parser.add_argument("--number", type=int, default=None, help="requests per case per round")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds")
-    args = parser.parse_args()
+    args = request_options(__doc__).parse_args()
     print_header("what telemetry adds to a protected request with three hooks, in bare SDK spans")
-    code = asyncio.run(main(args.number or (200 if args.quick else 2000), args.rounds or (3 if args.quick else 11)))
+    code = asyncio.run(main(*sizes(args, 2000, quick=200)))
     print_footer()
     TRACER_PROVIDER.shutdown()
     sys.exit(0)

@@ -29,7 +29,6 @@ Two ratios per regime:
 
 from __future__ import annotations
 
-import argparse
 import gc
 import statistics
 import sys
@@ -44,7 +43,17 @@ from flask import Flask, Response, g, request
 from werkzeug.test import Client, EnvironBuilder
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import Targets, median_ratio, print_footer, print_header, print_table, rotated
+from _timing import (
+    Targets,
+    median_ratio,
+    print_footer,
+    print_header,
+    print_table,
+    repeat,
+    request_options,
+    rotated,
+    sizes,
+)
 from authhooks import AuthHooks
 from authhooks.integrations.flask import init_app
 from middleware import ALGORITHMS, AUDIENCE, ISSUER, KeyMaterial
@@ -110,11 +119,6 @@ def run_requests(client: Client, tokens: Iterator[str], n: int) -> float:
     return elapsed / n
 
 
-def repeat(token: str) -> Iterator[str]:
-    while True:
-        yield token
-
-
 def bench_algorithm(material: KeyMaterial, number: int, rounds: int) -> tuple[dict[str, list[float]], dict[str, float]]:
     now = int(time.time())
     fresh = iter([material.token(now) for _ in range(number * (rounds + 1) + 10)])
@@ -156,14 +160,10 @@ def bench_algorithm(material: KeyMaterial, number: int, rounds: int) -> tuple[di
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="few requests and rounds (a smoke run)")
-    parser.add_argument("--number", type=int, default=None, help="requests per case per round")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds")
+    parser = request_options(__doc__)
     parser.add_argument("--alg", action="append", choices=ALGORITHMS, help="algorithms (default: HS256)")
     args = parser.parse_args(argv)
-    number = args.number or (50 if args.quick else 1000)
-    rounds = args.rounds or (3 if args.quick else 11)
+    number, rounds = sizes(args, 1000)
     algorithms = tuple(args.alg) if args.alg else ("HS256",)
 
     print_header("protected request: authhooks WSGI middleware vs Flask + PyJWT before_request, WSGI test client")
