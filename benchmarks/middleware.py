@@ -56,17 +56,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import (
-    Targets,
-    median_ratio,
-    print_footer,
-    print_header,
-    print_table,
-    repeat,
-    request_options,
-    rotated,
-    sizes,
-)
+import _timing
+from _timing import Targets, median_ratio, print_footer, print_header, print_table, repeat, rotated
 from authhooks import AuthHooks
 from authhooks.middleware import AuthHooksMiddleware
 
@@ -312,13 +303,13 @@ async def bench_algorithm(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = request_options(__doc__)
+    parser = _timing.request_options(__doc__)
     parser.add_argument("--alg", action="append", choices=ALGORITHMS, help="only these algorithms")
     parser.add_argument(
         "--keep-scopes", action="store_true", help="keep every scope alive until the round ends (no server does)"
     )
     args = parser.parse_args(argv)
-    number, rounds = sizes(args, 1000)
+    number, rounds = _timing.sizes(args, 1000)
     algorithms = tuple(args.alg) if args.alg else ALGORITHMS
 
     print_header("protected request: authhooks vs Starlette AuthenticationMiddleware + PyJWT, in-process ASGI")

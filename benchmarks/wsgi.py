@@ -43,17 +43,8 @@ from flask import Flask, Response, g, request
 from werkzeug.test import Client, EnvironBuilder
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import (
-    Targets,
-    median_ratio,
-    print_footer,
-    print_header,
-    print_table,
-    repeat,
-    request_options,
-    rotated,
-    sizes,
-)
+import _timing
+from _timing import Targets, median_ratio, print_footer, print_header, print_table, repeat, rotated
 from authhooks import AuthHooks
 from authhooks.integrations.flask import init_app
 from middleware import ALGORITHMS, AUDIENCE, ISSUER, KeyMaterial
@@ -160,10 +151,10 @@ def bench_algorithm(material: KeyMaterial, number: int, rounds: int) -> tuple[di
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = request_options(__doc__)
+    parser = _timing.request_options(__doc__)
     parser.add_argument("--alg", action="append", choices=ALGORITHMS, help="algorithms (default: HS256)")
     args = parser.parse_args(argv)
-    number, rounds = sizes(args, 1000)
+    number, rounds = _timing.sizes(args, 1000)
     algorithms = tuple(args.alg) if args.alg else ("HS256",)
 
     print_header("protected request: authhooks WSGI middleware vs Flask + PyJWT before_request, WSGI test client")
