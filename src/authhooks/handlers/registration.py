@@ -126,34 +126,18 @@ def _registrations(handlers: tuple[Handler, ...], env: Env, clock: Callable[[], 
             out.append(_binding(h, b))
             if isinstance(b.action, Lockout):
                 out.extend(_lockout_companions(h, b.action, env, clock))
-    points = env.points
     if windows:
         counter = FailureCounter(frozenset(windows), env.proxies)
-        point = points["login.failed"]
-        out.append(
-            Registration(
-                point,
-                "handlers.count_failures",
-                _action_hook("handlers", point, counter, None),
-                None,
-                {"tryfirst": True},
-                None,
-            )
-        )
+        out.append(_recorder(env.points["login.failed"], "handlers.count_failures", counter))
     if keep_login:
-        recorder = LoginRecorder(keep_login)
-        point = points["login.post"]
-        out.append(
-            Registration(
-                point,
-                "handlers.record_login",
-                _action_hook("handlers", point, recorder, None),
-                None,
-                {"tryfirst": True},
-                None,
-            )
-        )
+        out.append(_recorder(env.points["login.post"], "handlers.record_login", LoginRecorder(keep_login)))
     return out
+
+
+def _recorder(point: HookPoint, hook_name: str, action: Action) -> Registration:
+    """The registration of shared bookkeeping the conditions read (failure counts, last logins): ``tryfirst`` at
+    ``point``, owned by no handler."""
+    return Registration(point, hook_name, _action_hook("handlers", point, action, None), None, {"tryfirst": True}, None)
 
 
 def _options(h: Handler) -> dict[str, Any]:
