@@ -24,6 +24,7 @@ action             options
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -50,7 +51,7 @@ def subjects_of(env: Env) -> SubjectRecorder:
     return SubjectRecorder(env.settings.record_subject, env.settings.record_subject_hashed)
 
 
-class Action:
+class Action(ABC):
     """A compiled action (see the module docstring).
 
     Attributes:
@@ -62,15 +63,15 @@ class Action:
     decision_only: ClassVar[bool] = False
     options: ClassVar[tuple[str, ...]] = ()
 
+    @abstractmethod
     def run_sync(self, call: Call) -> Any:
-        """Run under the sync driver (the caller's thread)."""
-        raise NotImplementedError
+        """Run under the sync driver (the caller's thread); every action implements it."""
 
     async def run_async(self, call: Call) -> Any:
         """Run under the async driver (on the event loop; must not block)."""
         return self.run_sync(call)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most actions hold nothing
         """Release what the action holds (nothing, for most)."""
 
 

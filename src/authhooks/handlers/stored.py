@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,14 +17,16 @@ from authhooks.records import RequestInfo
 __all__ = ["Failures", "LastAuth", "Locked", "StoreTest", "When"]
 
 
-class StoreTest:
+class StoreTest(ABC):
     """A condition that reads the store (or calls user code): a blocking and an async form."""
 
+    @abstractmethod
     def sync(self, inputs: Mapping[str, Any], request: RequestInfo | None, auth: Any) -> bool:
-        raise NotImplementedError
+        """The test under the sync driver (blocking store calls)."""
 
+    @abstractmethod
     async def aio(self, inputs: Mapping[str, Any], request: RequestInfo | None, auth: Any) -> bool:
-        raise NotImplementedError
+        """The test under the async driver (on the event loop)."""
 
 
 class Failures(StoreTest):
