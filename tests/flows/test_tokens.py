@@ -22,6 +22,7 @@ from authhooks import (
     Principal,
     RevokedToken,
     StoreUnavailableError,
+    TokenPair,
     WrongTokenType,
 )
 from authhooks.config import Secret
@@ -314,6 +315,49 @@ def test_concurrent_threads_redeem_one_refresh_token_once(tmp_path: Path) -> Non
         outcomes = list(pool.map(redeem, range(8)))
     assert outcomes.count("ok") == 1
     assert outcomes.count("refresh_token_reused") == 7
+    auth.close()
+
+
+@pytest.mark.parametrize("after", range(6))
+def test_two_redemptions_of_one_refresh_token_have_one_winner_whatever_their_interleaving(
+    tmp_path: Path, after: int
+) -> None:
+    """Every interleaving of two redemptions, stepped by hand: the second runs to its end right after the first's
+    store call number ``after``. Exactly one answers with a pair, the other is a reuse (RFC 9700 §4.14.2), and the
+    family is revoked, the winner's new pair with it. (A winner that read the family mark after its claim was
+    refused as revoked when a loser revoked the family in between, and the race had no winner.)"""
+    from authhooks.flows.effects import StoreCall
+    from authhooks.flows.refresh_token import refresh_token
+    from authhooks.testing import FlowStepper
+
+    auth = AuthHooks(store_url="memory://", state_dir=tmp_path, telemetry=False)
+    pair = auth.sync.issue_tokens("pete")
+    first = FlowStepper(refresh_token(auth.deps, pair.refresh_token))
+    calls: list[str] = []
+    outcomes: dict[str, object] = {}
+
+    def answer(effect: Any) -> Any:
+        if not isinstance(effect, StoreCall):
+            return first.default(effect)
+        result = getattr(auth.store.sync, effect.op)(*effect.args)
+        calls.append(effect.op)
+        if len(calls) == after + 1:
+            try:
+                outcomes["second"] = auth.sync.refresh_token(pair.refresh_token)
+            except InvalidGrant as exc:
+                outcomes["second"] = exc.reason
+        return result
+
+    try:
+        outcomes["first"] = first.run(answer)
+    except InvalidGrant as exc:
+        outcomes["first"] = exc.reason
+    assert len(calls) > after, f"the first redemption made only {len(calls)} store calls"
+    winners = [o for o in outcomes.values() if isinstance(o, TokenPair)]
+    assert len(winners) == 1, outcomes
+    assert sorted(o for o in outcomes.values() if isinstance(o, str)) == ["refresh_token_reused"]
+    with pytest.raises(RevokedToken):
+        auth.sync.validate_token(winners[0].access_token)
     auth.close()
 
 

@@ -52,14 +52,19 @@ def refresh_token(deps: FlowDeps, refresh_token: str) -> FlowGen[TokenPair]:
             raise InvalidGrant(reason="refresh_token_expired")
         if issued_before_mark(record.issued_at, (yield StoreCall("get", (mark_key(subject),)))):
             raise InvalidGrant(reason="refresh_token_revoked")  # auth.revoke_subject: every family of the subject
-        # The one-use claim is atomic (set-if-absent): of two concurrent uses exactly one wins, and the other
-        # (like any later use) is a reuse, which revokes the family (RFC 9700 §4.14.2).
+        # The family mark is read before the one-use claim and judged after it. The claim is atomic
+        # (set-if-absent): of concurrent uses exactly one wins, and the others (like any later use) are reuses,
+        # which revoke the family (RFC 9700 §4.14.2). A mark read after the claim could be a loser's, set between
+        # the winner's claim and its issue; read before, it is only a login already ended (logout, an earlier
+        # reuse). So the race has one outcome whatever the interleaving: one pair, the rest reuses, and the
+        # winner's pair refused at validation with its family (revocation.py: a ``sid`` naming a revoked family).
+        ended = (yield StoreCall("get", (f"family:{family}:revoked",))) is not None
         claimed = yield StoreCall("add", (f"refresh-used:{digest}", b"1", max(1.0, remaining)))
         if not claimed or record.state == "rotated":
             yield from revoke_family(deps, family, remaining)
             family_revoked = True
             raise InvalidGrant(reason="refresh_token_reused")
-        if (yield StoreCall("get", (f"family:{family}:revoked",))) is not None:
+        if ended:
             raise InvalidGrant(reason="refresh_token_revoked")
         claims = {k: v for k, v in record.claims.items() if k != "scope"}
         scope = record.claims.get("scope")
