@@ -163,17 +163,6 @@ class AuthHooks(HookMethods, TokenFlows, SessionFlows, Lifecycle):
                 quiet_if_uncaught(exc)
                 raise
 
-    def __getattr__(self, name: str) -> Any:
-        """The ``*_sync`` names of earlier releases: ``auth.validate_token_sync(t)`` is ``auth.sync.validate_token(t)``
-        (deprecated, kept for one release)."""
-        if name.endswith("_sync") and not name.startswith("_"):
-            target = getattr(self.__dict__.get("sync"), name[: -len("_sync")], None)
-            if target is not None:
-                new = name[: -len("_sync")]
-                warnings.warn(f"AuthHooks.{name} is deprecated: use auth.sync.{new}", DeprecationWarning, stacklevel=2)
-                return target
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     async def __aenter__(self) -> AuthHooks:
         return self
 
@@ -185,3 +174,36 @@ class AuthHooks(HookMethods, TokenFlows, SessionFlows, Lifecycle):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _EarlierSyncName:
+    """``auth.<flow>_sync``, the name of earlier releases of ``auth.sync.<flow>``: the same bound method, with a
+    ``DeprecationWarning`` (kept for one release).
+
+    One class attribute per name, set below from :class:`SyncAuthHooks`' methods, rather than an ``__getattr__``:
+    a class with ``__getattr__`` has every attribute read of its instances go through the slow generic lookup
+    (CPython cannot specialize it), and the middleware reads ``auth`` attributes on every request.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __get__(self, auth: AuthHooks | None, owner: type | None = None) -> Any:
+        if auth is None:
+            return self
+        warnings.warn(
+            f"AuthHooks.{self._name}_sync is deprecated: use auth.sync.{self._name}", DeprecationWarning, stacklevel=2
+        )
+        return getattr(auth.sync, self._name)
+
+
+for _name in dir(SyncAuthHooks):
+    if (
+        not _name.startswith("_")
+        and callable(getattr(SyncAuthHooks, _name))
+        and not hasattr(AuthHooks, _name + "_sync")
+    ):
+        setattr(AuthHooks, f"{_name}_sync", _EarlierSyncName(_name))
+del _name

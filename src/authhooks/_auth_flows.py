@@ -10,7 +10,7 @@ their arguments through the helpers here.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
 
 from authhooks._auth_engine import Engine
@@ -276,8 +276,12 @@ class TokenFlows(Engine):
         """Issue an access token and a refresh token starting a new login (refresh family)."""
         return await self.run_flow(issue_tokens(self.deps, subject, claims, scopes), request)
 
-    async def validate_token(self, token: str, *, request: RequestInfo | None = None) -> Principal:
-        """Validate an access token and return its principal.
+    def validate_token(self, token: str, *, request: RequestInfo | None = None) -> Coroutine[Any, Any, Principal]:
+        """Validate an access token and return its principal (``await auth.validate_token(token)``).
+
+        A plain method returning the driver's coroutine rather than an ``async def`` awaiting it: every protected
+        request calls it, and that saves one coroutine per request. (The token layer is built on first use, so a
+        configuration fault surfaces when it is called, not when it is awaited.)
 
         Raises:
             InvalidToken: a subclass naming why (``token_expired``, ``bad_signature``, ``token_revoked``…).
@@ -285,7 +289,7 @@ class TokenFlows(Engine):
             StoreUnavailableError: the revocation check failed and ``store_failure`` is ``closed``.
             KeySetUnavailableError: no usable verification key.
         """
-        return await self.run_flow(validate_token(self.deps, token), request)
+        return self.run_flow(validate_token(self.deps, token), request)
 
     async def refresh_token(self, refresh_token: str, *, request: RequestInfo | None = None) -> TokenPair:
         """Rotate a refresh token into a new pair of the same login (reuse revokes the whole login).

@@ -72,6 +72,8 @@ class _MemorySync:
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         with self._lock:
+            if not any(map(self._values.__contains__, keys)):  # the common case (nothing revoked), in C
+                return [None] * len(keys)
             return [self._live(key) for key in keys]
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:

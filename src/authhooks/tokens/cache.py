@@ -124,13 +124,17 @@ class ValidatedTokenCache:
                 entry is refused if a revocation or a key withdrawal was heard (or the cache cleared) since.
             key: the RFC 7638 thumbprint of the key that verified the token (:meth:`drop_key` forgets it).
         """
-        expires_at = principal.expires_at
-        if self._maxsize == 0 or expires_at is None or not math.isfinite(expires_at):
+        claims = principal.claims  # exp, nbf and jti read here once (Principal.expires_at and .jti read the same)
+        exp = claims.get("exp")
+        if self._maxsize == 0 or not isinstance(exp, (int, float)) or not math.isfinite(exp):
             return
-        nbf = principal.claims.get("nbf")
-        not_before = float(nbf) - self._leeway if isinstance(nbf, (int, float)) else -math.inf
-        jti = principal.jti
-        entry: _Entry = (principal, expires_at + self._leeway, not_before, key, jti, token)
+        nbf = claims.get("nbf")
+        leeway = self._leeway
+        not_before = float(nbf) - leeway if isinstance(nbf, (int, float)) else -math.inf
+        jti = claims.get("jti")
+        if not isinstance(jti, str):
+            jti = None
+        entry: _Entry = (principal, float(exp) + leeway, not_before, key, jti, token)
         with self._lock:
             entries = self._entries
             if self._suspended or token in entries or (epoch is not None and epoch != self._epoch):
