@@ -87,6 +87,14 @@ def test_claim_comparisons(claims: dict[str, Any], op: str, value: Any, expected
     assert _holds(condition, {"principal": _principal(**claims), "claims": claims}) is expected
 
 
+@pytest.mark.parametrize("huge", [10**400, -(10**400)])
+def test_a_date_comparison_with_an_integer_beyond_a_float_is_judged(huge: int) -> None:
+    """A claim holding an integer of hundreds of digits compares like +-inf with a date ({now}, ISO); it raised
+    OverflowError in the condition before."""
+    later = _condition({"claims": [{"claim": "exp", "op": ">", "value": "{now}"}]})
+    assert _holds(later, {"claims": {"exp": huge}}) is (huge > 0)
+
+
 def test_a_nested_claim_is_reached_by_a_dotted_name() -> None:
     condition = _condition({"claims": [{"claim": "org.id", "op": "==", "value": "acme"}]})
     assert _holds(condition, {"claims": {"org": {"id": "acme"}}})

@@ -113,3 +113,28 @@ def test_hostile_claim_values_are_refusals_not_faults(nonce: str, access: str) -
         with pytest.raises(ExternalLoginFailed):
             check(token(at_hash=b64u(b"x" * 16)), access_token=access)
     assert isinstance(good_hash, str)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(["exp", "iat", "nbf"]),
+    text=st.one_of(
+        st.integers(min_value=10**300, max_value=10**2000).map(str),
+        st.integers(min_value=10**300, max_value=10**2000).map(lambda n: str(-n)),
+        st.integers().map(str),
+        st.sampled_from(["1e400", "-1e400", "true", "null", '"0"']),
+    ),
+)
+def test_a_date_claim_of_any_json_number_is_a_refusal_or_an_acceptance(name: str, text: str) -> None:
+    """An ID token whose ``exp``/``iat``/``nbf`` is an integer beyond a float's range is judged like ``1e400``;
+    it raised ``OverflowError`` (a 500 at the callback) before."""
+    now = int(time.time())
+    body = {"iss": ISSUER, "aud": CLIENT, "sub": "u1", "iat": now, "exp": now + 300, "nonce": NONCE}
+    body.pop(name, None)
+    raw = json.dumps(body)[:-1] + f', "{name}": {text}}}'
+    outcome: Any
+    try:
+        outcome = check(token(raw_claims=raw))["sub"]
+    except ExternalLoginFailed as refused:
+        outcome = refused.reason
+    assert outcome in {"u1", "id_token_invalid", "id_token_expired"}

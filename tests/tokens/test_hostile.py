@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tokenkit import NOW, claims, forge, header, make_key, policy, seg
 
 from authhooks.errors import (
@@ -409,3 +412,39 @@ def test_plain_jwt_flag_accepts_untyped_access_tokens_but_not_id_tokens(hs_key: 
 
 def test_typ_must_be_a_string(hs_key: Key) -> None:
     _refused(_validator(hs_key), forge(hs_key, header(hs_key, typ=1), claims()), MalformedToken)
+
+
+# -- NumericDate values of any size and shape (a 500 class: float() of a huge JSON integer overflowed) ------------
+
+DATE_TEXTS = st.one_of(
+    st.integers().map(str),
+    st.integers(min_value=10**300, max_value=10**2000).map(str),  # beyond a float's range
+    st.integers(min_value=10**300, max_value=10**2000).map(lambda n: str(-n)),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(["1e400", "-1e400", "1E309", "0.0", "-0", "true", "null", '"1800000000"', "[]", "{}"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(["exp", "nbf", "iat", "auth_time"]), text=DATE_TEXTS)
+def test_a_date_claim_of_any_json_number_is_judged_never_a_fault(name: str, text: str) -> None:
+    """Whatever JSON a signed token puts in a NumericDate claim (integers of thousands of digits included), the
+    validator accepts it or refuses it with an ``InvalidToken``: no ``OverflowError`` reaches the caller (it was
+    a 500 through the middleware for an ``exp`` of 1 followed by 400 zeros)."""
+    key = make_key("HS256")
+    body = json.dumps({k: v for k, v in claims().items() if k != name})
+    payload = body[:-1] + f', "{name}": {text}}}'
+    try:
+        principal = _validator(key).validate(forge(key, header(key), payload), now=NOW)
+    except InvalidToken:
+        return
+    value = principal.claims[name]
+    # accepted: a finite number, or (an optional date only) null, read as absent
+    assert (type(value) in (int, float) and math.isfinite(value)) or (value is None and name != "exp")
+
+
+def test_an_integer_beyond_a_float_in_exp_is_a_malformed_token(hs_key: Key) -> None:
+    body = json.dumps(claims())
+    assert '"exp"' in body
+    payload = body.replace(f'"exp": {claims()["exp"]}', '"exp": 1' + "0" * 400)
+    _refused(_validator(hs_key), forge(hs_key, header(hs_key), payload), MalformedToken)

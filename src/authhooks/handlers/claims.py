@@ -23,6 +23,7 @@ from authhooks.handlers.facts import claims_of
 from authhooks.handlers.spec import MISSING, Problem, check_keys, flag, string, suggestion
 from authhooks.handlers.values import DateExpr, parse_date
 from authhooks.records import RequestInfo
+from authhooks.tokens._json import json_number
 
 __all__ = ["OPS", "Test", "claim_test", "regex"]
 
@@ -78,7 +79,7 @@ def _as_time(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return json_number(value)
     if isinstance(value, str) and _ISO.match(value):
         try:
             return parse_date(value)(0.0)

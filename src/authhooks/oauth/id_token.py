@@ -30,6 +30,7 @@ from typing import Any
 from authhooks.errors import InvalidToken
 from authhooks.oauth.errors import ExternalLoginFailed
 from authhooks.tokens._b64 import b64url_encode
+from authhooks.tokens._json import json_number
 from authhooks.tokens.jws import parse_compact, verify_compact
 from authhooks.tokens.keyset import KeySet
 
@@ -68,7 +69,7 @@ def _number(claims: Mapping[str, Any], name: str) -> float:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ExternalLoginFailed(reason="id_token_invalid")
-    return float(value)
+    return json_number(value)
 
 
 def validate_id_token(

@@ -9,15 +9,26 @@ the number of members of every object.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from authhooks.errors import MalformedToken
 
-__all__ = ["MAX_MEMBERS", "loads_object"]
+__all__ = ["MAX_MEMBERS", "json_number", "loads_object"]
 
 MAX_MEMBERS = 256
 """The most members any one JSON object may have."""
+
+
+def json_number(value: int | float) -> float:
+    """A JSON number as a float. An integer too large for a float (``1`` and 400 zeros: JSON integers have no
+    bound and the parser keeps them exact) becomes ``inf`` or ``-inf``, as a too-large fraction (``1e400``) does
+    when parsed, instead of raising ``OverflowError``; callers that need finite numbers check them."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

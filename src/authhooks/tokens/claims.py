@@ -143,10 +143,14 @@ def parse_token_types(values: tuple[str, ...] | list[str]) -> tuple[str | None, 
 
 
 def _numeric(value: Any) -> float:
-    """A NumericDate: an int or a finite float, never a bool or a string (RFC 7519 §2)."""
+    """A finite NumericDate: an int or a float, never a bool or a string (RFC 7519 §2); an integer beyond a
+    float's range is as malformed as ``1e400``."""
     kind = type(value)
     if kind is int:
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer of hundreds of digits: no date (json_number makes it inf)
+            raise MalformedToken() from None
     if kind is float:
         if value != value or value == _INF or value == -_INF:
             raise MalformedToken()
